@@ -1,0 +1,150 @@
+"""Housekeeping on the host store: status, doctor checks and garbage collection."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..store.search import EXPIRED_SQL, SUPERSEDED_SQL, TOMBSTONED_SQL
+from .memory import Memory
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def status(mem: Memory) -> dict[str, Any]:
+    s = mem.settings
+    db = mem.store.db
+    now = time.time()
+    row = db.execute(
+        f"""SELECT count(*) AS total,
+                   sum({TOMBSTONED_SQL}) AS tombstoned,
+                   sum(NOT {TOMBSTONED_SQL} AND {SUPERSEDED_SQL}) AS superseded,
+                   sum(NOT {TOMBSTONED_SQL} AND {EXPIRED_SQL}) AS expired
+            FROM observations o""",
+        {"now": now},
+    ).fetchone()
+    total = row["total"] or 0
+    hidden = (row["tombstoned"] or 0) + (row["superseded"] or 0) + (row["expired"] or 0)
+    size = sum(
+        os.path.getsize(p) for p in (str(s.db_path), f"{s.db_path}-wal") if os.path.exists(p)
+    )
+    ident = mem.identity
+    return {
+        "mode": s.mode,
+        "config_path": str(s.config_path),
+        "config_exists": s.config_path.exists(),
+        "project_config_path": str(s.project_config_path) if s.project_config_path else None,
+        "state_dir": str(s.state_dir),
+        "db_path": str(s.db_path),
+        "db_bytes": size,
+        "identity": {
+            "agent_family": ident.agent_family,
+            "client_id": ident.client_id,
+            "pc_id": ident.pc_id,
+            "session_id": ident.session_id,
+            "user_id": ident.user_id,
+            "team_id": ident.team_id,
+            "default_visibility": s.default_visibility,
+        },
+        "counts": {
+            "total": total,
+            "live": total - hidden,
+            "tombstoned": row["tombstoned"] or 0,
+            "superseded": row["superseded"] or 0,
+            "expired": row["expired"] or 0,
+            "tombstones": db.execute("SELECT count(*) FROM tombstones").fetchone()[0],
+            "purged_ids": db.execute("SELECT count(*) FROM purged").fetchone()[0],
+        },
+    }
+
+
+def doctor(mem: Memory) -> list[Check]:
+    checks: list[Check] = []
+    s = mem.settings
+    checks.append(Check("config", True, f"mode {s.mode}; config {s.config_path}"
+                        + ("" if s.config_path.exists() else " (not created: defaults in use)")))
+    try:
+        s.state_dir.mkdir(parents=True, exist_ok=True)
+        probe = s.state_dir / ".doctor-probe"
+        probe.write_text("ok")
+        probe.unlink()
+        checks.append(Check("state dir", True, f"{s.state_dir} is writable"))
+    except OSError as exc:
+        checks.append(Check("state dir", False, f"{s.state_dir}: {exc}"))
+        return checks
+    db = mem.store.db
+    result = db.execute("PRAGMA quick_check").fetchone()[0]
+    checks.append(Check("database integrity", result == "ok", f"quick_check: {result}"))
+    mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+    checks.append(Check("journal mode", mode == "wal", f"journal_mode={mode}"))
+    try:
+        db.execute("INSERT INTO obs_tri(obs_tri) VALUES ('integrity-check')")
+        checks.append(Check("search index", True, "trigram index matches the rows"))
+    except sqlite3.DatabaseError as exc:
+        checks.append(Check("search index", False, f"{exc}: run `kioku-mesh doctor --repair`"))
+    from ..core.keyspace import is_valid_chunk
+
+    ident = mem.identity
+    bad = [n for n in ("agent_family", "client_id", "session_id") if not is_valid_chunk(getattr(ident, n))]
+    checks.append(Check(
+        "identity", not bad,
+        f"{ident.agent_family}/{ident.client_id} on pc {ident.pc_id[:8]}"
+        + (f"; invalid: {', '.join(bad)}" if bad else ""),
+    ))
+    vis = s.default_visibility
+    needs = {"user": s.user_id, "team": s.team_id}.get(vis, "set")
+    checks.append(Check(
+        "default visibility", bool(needs),
+        f"{vis}" + ("" if needs else f": set {'user_id' if vis == 'user' else 'team_id'}"),
+    ))
+    if s.mode != "local":
+        checks.append(Check(
+            "mesh node", False,
+            f"mode {s.mode} needs the mesh node, which this version does not ship yet",
+        ))
+    return checks
+
+
+@dataclass
+class GcReport:
+    ids: list[str]
+    executed: bool
+
+
+def gc_retention(mem: Memory, retention_days: float, *, execute: bool = True) -> GcReport:
+    """Physically drop tombstoned and expired memories older than the retention."""
+    from ..core.errors import ValidationError
+
+    if retention_days < 0:
+        raise ValidationError("retention days must be zero or more")
+    cutoff = time.time() - retention_days * 86400
+    db = mem.store.db
+    ids = [
+        r[0]
+        for r in db.execute(
+            "SELECT o.id FROM observations o JOIN tombstones t ON t.id = o.id "
+            "WHERE t.deleted_ts < :cut "
+            "UNION SELECT o.id FROM observations o WHERE o.expires_ts < :cut "
+            "UNION SELECT t.id FROM tombstones t WHERE t.deleted_ts < :cut "
+            "AND NOT EXISTS (SELECT 1 FROM observations o WHERE o.id = t.id)",
+            {"cut": cutoff},
+        )
+    ]
+    if execute and ids:
+        mem.store.purge(ids, f"gc retention {retention_days}d")
+    return GcReport(ids, execute)
+
+
+def gc_by_pc(mem: Memory, pc_id: str, *, execute: bool) -> GcReport:
+    ids = [r[0] for r in mem.store.db.execute("SELECT id FROM observations WHERE pc_id = ?", (pc_id,))]
+    if execute and ids:
+        mem.store.purge(ids, f"gc by pc_id {pc_id}")
+    return GcReport(ids, execute)

@@ -1,0 +1,291 @@
+"""`Memory`: save, find, read and delete memories on this host's store."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..core.config import Settings, load_settings
+from ..core.errors import NotFoundError, ValidationError
+from ..core.identity import Identity, resolve_identity
+from ..core.models import (
+    MEMORY_TYPES,
+    Observation,
+    Tombstone,
+    derive_summary,
+    is_valid_id,
+    new_id,
+    validate_new,
+)
+from ..core.timeutil import format_ts, now_wire, parse_when
+from ..store.db import Store, row_to_observation
+from ..store.search import ReaderScope, SearchQuery, SearchResult, search
+
+if TYPE_CHECKING:
+    from .recall import RecallPack
+
+
+@dataclass
+class SaveResult:
+    observation: Observation
+    scope: str  # "mesh", "user/<id>" or "team/<id>"
+
+
+@dataclass
+class MemoryView:
+    observation: Observation
+    tombstone: Tombstone | None
+    superseded_by: list[str]
+    expired: bool
+
+    @property
+    def hidden(self) -> bool:
+        return self.tombstone is not None or bool(self.superseded_by) or self.expired
+
+
+def scope_label(visibility: str, scope_id: str) -> str:
+    return f"{visibility}/{scope_id}" if scope_id else (visibility or "legacy")
+
+
+def split_list(values: str | Sequence[str] | None) -> list[str]:
+    """Accept "a,b" or ["a", "b"]; strip blanks, keep order, drop duplicates."""
+    if values is None:
+        return []
+    items = values.split(",") if isinstance(values, str) else list(values)
+    out: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ValidationError(f"expected text, got {type(item).__name__}")
+        item = item.strip()
+        if item and item not in out:
+            out.append(item)
+    return out
+
+
+class Memory:
+    """The host's memory: one settings snapshot, one identity, one store."""
+
+    def __init__(self, settings: Settings | None = None, *, cwd: Path | None = None) -> None:
+        self.settings = settings or load_settings(cwd)
+        self._store: Store | None = None
+        self._identity: Identity | None = None
+
+    # ------------------------------------------------------------ plumbing
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store.open(self.settings.db_path)
+        return self._store
+
+    @property
+    def identity(self) -> Identity:
+        if self._identity is None:
+            self._identity = resolve_identity(self.settings)
+        return self._identity
+
+    @property
+    def reader_scope(self) -> ReaderScope:
+        teams = [self.settings.team_id] if self.settings.team_id else []
+        extra = self.settings.raw_global.get("teams")
+        if isinstance(extra, list):
+            teams += [str(t) for t in extra if str(t) not in teams]
+        return ReaderScope(user_id=self.settings.user_id, team_ids=tuple(teams))
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --------------------------------------------------------------- save
+
+    def save(
+        self,
+        content: str,
+        subject: str,
+        *,
+        summary: str | None = None,
+        project: str = "",
+        tags: str | Sequence[str] | None = None,
+        memory_type: str = "note",
+        importance: int = 2,
+        visibility: str | None = None,
+        source_files: str | Sequence[str] | None = None,
+        references: str | Sequence[str] | None = None,
+        supersedes: str | Sequence[str] | None = None,
+        ttl_sec: int | None = None,
+        expires_at: str | None = None,
+    ) -> SaveResult:
+        """Validate, commit locally and return; replication happens elsewhere."""
+        if not isinstance(content, str) or not isinstance(subject, str):
+            raise ValidationError("content and subject must be text")
+        ident = self.identity
+        vis = (visibility or self.settings.default_visibility).strip().lower()
+        scope_id = {"user": ident.user_id, "team": ident.team_id}.get(vis, "")
+        now = time.time()
+        obs = Observation(
+            observation_id=new_id(),
+            created_at=format_ts(now),
+            content=content,
+            subject=subject.strip(),
+            summary=(summary.strip() if summary else "") or derive_summary(content),
+            project=(project or "").strip(),
+            tags=split_list(tags),
+            memory_type=(memory_type or "note").strip().lower(),
+            importance=importance,
+            agent_family=ident.agent_family,
+            client_id=ident.client_id,
+            pc_id=ident.pc_id,
+            session_id=ident.session_id,
+            source_files=split_list(source_files),
+            references=split_list(references),
+            supersedes=[self._resolve_supersedes(s) for s in split_list(supersedes)],
+            visibility=vis,
+            scope_id=scope_id,
+            expires_at=self._expiry(now, ttl_sec, expires_at),
+        )
+        validate_new(obs, self.settings.limits)
+        self.store.add_observation(obs, origin="local")
+        return SaveResult(obs, scope_label(obs.visibility, obs.scope_id))
+
+    def _resolve_supersedes(self, text: str) -> str:
+        if is_valid_id(text.lower()):
+            return text.lower()  # may live on a host we have not heard from yet
+        return self.store.resolve_id(text)
+
+    @staticmethod
+    def _expiry(now: float, ttl_sec: int | None, expires_at: str | None) -> str:
+        if ttl_sec is not None and expires_at:
+            raise ValidationError("give either a TTL or expires_at, not both")
+        if ttl_sec is not None:
+            if isinstance(ttl_sec, bool) or not isinstance(ttl_sec, int) or ttl_sec <= 0:
+                raise ValidationError("ttl must be a positive whole number of seconds")
+            return format_ts(now + ttl_sec)
+        if expires_at:
+            when = parse_when(expires_at, now=now)
+            if when <= now:
+                raise ValidationError(f"expires_at {expires_at!r} is not in the future")
+            return format_ts(when)
+        return ""
+
+    # --------------------------------------------------------------- read
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        if query.limit <= 0:
+            raise ValidationError("limit must be a positive number")
+        for mt in query.memory_types:
+            if mt not in MEMORY_TYPES:
+                raise ValidationError(
+                    f"invalid memory_type {mt!r}: choose one of {', '.join(MEMORY_TYPES)}"
+                )
+        for tier in query.visibility:
+            if tier not in ("mesh", "user", "team", "legacy"):
+                raise ValidationError(
+                    f"invalid visibility {tier!r}: choose mesh, user, team or legacy"
+                )
+        return search(self.store.db, query, self.reader_scope)
+
+    def get(self, id_or_prefix: str, *, include_hidden: bool = False) -> MemoryView:
+        oid = self.store.resolve_id(id_or_prefix)
+        row = self.store.get_row(oid)
+        if row is None:  # purged between resolve and read
+            raise NotFoundError(f"no memory with id {id_or_prefix!r}")
+        view = self._view(row_to_observation(row))
+        if view.observation.visibility in ("user", "team") and not self._readable(view.observation):
+            raise NotFoundError(f"no memory with id {id_or_prefix!r}")
+        if view.hidden and not include_hidden:
+            state = "deleted" if view.tombstone else "superseded" if view.superseded_by else "expired"
+            raise NotFoundError(
+                f"memory {oid[:12]} is {state}; pass --include-hidden to show it anyway"
+            )
+        return view
+
+    def _readable(self, obs: Observation) -> bool:
+        scope = self.reader_scope
+        if obs.visibility == "user":
+            return bool(scope.user_id) and obs.scope_id == scope.user_id
+        if obs.visibility == "team":
+            return obs.scope_id in scope.team_ids
+        return True
+
+    def _view(self, obs: Observation) -> MemoryView:
+        db = self.store.db
+        superseded_by = [
+            r[0]
+            for r in db.execute(
+                "SELECT new_id FROM supersessions WHERE old_id = ? "
+                "AND new_id NOT IN (SELECT id FROM tombstones)",
+                (obs.observation_id,),
+            )
+        ]
+        expired = bool(obs.expires_at) and obs.expires_at <= now_wire()
+        return MemoryView(obs, self.store.tombstone(obs.observation_id), superseded_by, expired)
+
+    def recall(
+        self,
+        query: str = "",
+        *,
+        project: str | None = None,
+        memory_types: Sequence[str] = (),
+        limit: int = 40,
+        max_chars: int = 4000,
+    ) -> RecallPack:
+        from .recall import build_pack
+
+        result = self.search(
+            SearchQuery(text=query, project=project, memory_types=list(memory_types), limit=limit)
+        )
+        return build_pack(result, max_chars=max_chars)
+
+    # ------------------------------------------------------------- delete
+
+    def delete(self, id_or_prefix: str, reason: str = "") -> Tombstone:
+        """Tombstone one memory (a logical delete that replicates)."""
+        oid = self.store.resolve_id(id_or_prefix)
+        existing = self.store.tombstone(oid)
+        if existing is not None:
+            return existing
+        tomb = Tombstone(oid, reason or "deleted", now_wire())
+        self.store.add_tombstone(tomb)
+        return tomb
+
+    def select_for_delete(
+        self,
+        *,
+        project: str | None = None,
+        pc_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[Observation]:
+        """Live memories a bulk delete would tombstone (at least one filter)."""
+        if not any((project, pc_id, since, until)):
+            raise ValidationError("bulk delete needs at least one of project, pc_id, since, until")
+        q = SearchQuery(
+            project=project,
+            pc_id=pc_id,
+            since=parse_when(since) if since else None,
+            until=parse_when(until) if until else None,
+            limit=1_000_000,
+        )
+        return [h.observation for h in self.search(q).hits]
+
+    def delete_many(self, ids: Sequence[str], reason: str = "bulk delete") -> int:
+        now = now_wire()
+        return self.store.add_tombstones((Tombstone(oid, reason, now) for oid in ids), "local")
+
+    def purge(self, id_or_prefix: str) -> str:
+        """Physically delete one memory everywhere on this host; never resurrected."""
+        text = id_or_prefix.strip().lower()
+        oid = text if is_valid_id(text) else self.store.resolve_id(text)
+        if not self.store.purge([oid], "purge"):
+            raise NotFoundError(f"no memory with id {id_or_prefix!r}")
+        return oid

@@ -1,0 +1,141 @@
+"""Export to and import from JSONL in the wire format.
+
+Import is idempotent by observation_id, keeps unknown fields, reports bad
+lines by number and keeps the good ones. A line shaped like a tombstone
+(observation_id + deleted_at, no content) is imported as a tombstone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.errors import ValidationError
+from ..core.models import (
+    LIST_FIELDS,
+    STR_FIELDS,
+    Observation,
+    Tombstone,
+    check_text,
+    derive_summary,
+    new_id,
+)
+from ..core.timeutil import now_wire
+from .memory import Memory
+
+BATCH = 2000
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    existing: int = 0
+    tombstones: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    lines: int = 0
+
+
+def export_lines(mem: Memory, *, include_tombstones: bool = True) -> Iterator[str]:
+    for obs in mem.store.iter_observations():
+        yield obs.to_json()
+    if include_tombstones:
+        for tomb in mem.store.iter_tombstones():
+            yield tomb.to_json()
+
+
+def _is_tombstone(data: dict[str, Any]) -> bool:
+    return "deleted_at" in data and "content" not in data and "subject" not in data
+
+
+def _check_types(data: dict[str, Any]) -> None:
+    for name in STR_FIELDS:
+        if name in data and not isinstance(data[name], str):
+            raise ValidationError(f"{name} must be a string")
+    for name in LIST_FIELDS:
+        value = data.get(name)
+        if value is not None and (
+            not isinstance(value, list) or not all(isinstance(v, str) for v in value)
+        ):
+            raise ValidationError(f"{name} must be a list of strings")
+    imp = data.get("importance")
+    if imp is not None and (isinstance(imp, bool) or not isinstance(imp, int) or not 1 <= imp <= 5):
+        raise ValidationError("importance must be an integer from 1 to 5")
+
+
+def parse_line(mem: Memory, text: str) -> Observation | Tombstone:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValidationError(f"not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise ValidationError("not a JSON object")
+    if _is_tombstone(data):
+        return Tombstone.from_wire(data)
+    _check_types(data)
+    if not data.get("observation_id"):
+        # A new memory written by hand: it gets an id and our identity.
+        ident = mem.identity
+        data = dict(data)
+        data["observation_id"] = new_id()
+        data.setdefault("created_at", now_wire())
+        for name in ("agent_family", "client_id", "pc_id", "session_id"):
+            data.setdefault(name, getattr(ident, name))
+        data.setdefault("visibility", "mesh")
+    obs = Observation.from_wire(data)
+    for name in ("content", "subject", "summary", "project"):
+        check_text(name, getattr(obs, name))
+    if not obs.subject.strip() and not obs.content.strip():
+        raise ValidationError("needs a subject or content")
+    if not obs.subject.strip():
+        obs.subject = derive_summary(obs.content, 80)
+    size = len(obs.content.encode("utf-8"))
+    if size > mem.settings.limits.max_content_bytes:
+        raise ValidationError(f"content is {size} bytes, over the limit")
+    return obs
+
+
+def import_lines(
+    mem: Memory,
+    lines: Iterable[str | bytes],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    report = ImportReport()
+    obs_batch: list[Observation] = []
+    tomb_batch: list[Tombstone] = []
+
+    def flush() -> None:
+        if obs_batch:
+            added = mem.store.add_observations(obs_batch, origin="import")
+            report.added += added
+            report.existing += len(obs_batch) - added
+            obs_batch.clear()
+        if tomb_batch:
+            report.tombstones += mem.store.add_tombstones(tomb_batch, origin="import")
+            tomb_batch.clear()
+
+    for number, raw in enumerate(lines, start=1):
+        report.lines = number
+        try:
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError:
+            report.errors.append((number, "not valid UTF-8"))
+            continue
+        if not text.strip():
+            continue
+        try:
+            item = parse_line(mem, text)
+        except ValidationError as exc:
+            report.errors.append((number, str(exc)))
+            continue
+        (tomb_batch if isinstance(item, Tombstone) else obs_batch).append(item)  # type: ignore[arg-type]
+        if len(obs_batch) + len(tomb_batch) >= BATCH:
+            flush()
+            if progress:
+                progress(number)
+    flush()
+    if progress:
+        progress(report.lines)
+    return report

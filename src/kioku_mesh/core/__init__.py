@@ -1,0 +1,1 @@
+"""Core: models, keyspace, config, identity, errors. Imports nothing else of ours."""

@@ -1,0 +1,169 @@
+"""Settings: environment > project file > global file > defaults.
+
+Global file: $KIOKU_MESH_CONFIG, else $XDG_CONFIG_HOME/kioku-mesh/config.yaml.
+Project file: the nearest `.kioku-mesh.yaml` from the working directory up;
+it may set default_visibility and team_id, never user_id (a committed file
+must not pin a personal namespace). Environment: KIOKU_MESH_<NAME>, with the
+older MESH_MEM_<NAME> accepted as an alias.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .models import VISIBILITIES, Limits
+
+PROJECT_FILE = ".kioku-mesh.yaml"
+MODES = ("local", "hub", "spoke")
+PROJECT_KEYS = ("default_visibility", "team_id")
+DB_NAME = "kioku.db"
+
+
+def env(name: str, environ: dict[str, str] | None = None) -> str | None:
+    """KIOKU_MESH_<name>, else MESH_MEM_<name>, else None (empty counts as unset)."""
+    source = os.environ if environ is None else environ
+    for prefix in ("KIOKU_MESH_", "MESH_MEM_"):
+        value = source.get(prefix + name)
+        if value:
+            return value
+    return None
+
+
+def global_config_path() -> Path:
+    explicit = env("CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "kioku-mesh" / "config.yaml"
+
+
+def default_state_dir() -> Path:
+    explicit = env("STATE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "kioku-mesh"
+
+
+def find_project_config(start: Path | None = None) -> Path | None:
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / PROJECT_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    if not text.strip():
+        return {}
+    import yaml  # only paid for when a config file exists
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: invalid YAML") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    return data
+
+
+def write_yaml(path: Path, data: dict[str, Any]) -> None:
+    import yaml
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@dataclass
+class Settings:
+    state_dir: Path
+    config_path: Path
+    project_config_path: Path | None
+    mode: str = "local"
+    user_id: str = ""
+    team_id: str = ""
+    default_visibility: str = "mesh"
+    agent_family: str = ""
+    client_id: str = ""
+    session_id: str = ""
+    limits: Limits = field(default_factory=Limits)
+    raw_global: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def db_path(self) -> Path:
+        return self.state_dir / DB_NAME
+
+
+def load_settings(cwd: Path | None = None) -> Settings:
+    config_path = global_config_path()
+    global_cfg = read_yaml(config_path) if config_path.exists() else {}
+    project_path = find_project_config(cwd)
+    project_cfg = read_yaml(project_path) if project_path else {}
+    if "user_id" in project_cfg:
+        raise ConfigError(
+            f"{project_path}: user_id may not be set in a project file; "
+            "set it in your global config or KIOKU_MESH_USER_ID"
+        )
+
+    def pick(name: str, *, project: bool = False, default: str = "") -> str:
+        value = env(name.upper())
+        if value is None and project and name in project_cfg:
+            value = project_cfg[name]
+        if value is None and name in global_cfg:
+            value = global_cfg[name]
+        if value is None:
+            return default
+        if not isinstance(value, str | int):
+            raise ConfigError(f"setting {name} must be a string, got {type(value).__name__}")
+        return str(value).strip()
+
+    state_dir = default_state_dir()
+    if env("STATE_DIR") is None and global_cfg.get("state_dir"):
+        state_dir = Path(str(global_cfg["state_dir"])).expanduser()
+
+    settings = Settings(
+        state_dir=state_dir,
+        config_path=config_path,
+        project_config_path=project_path,
+        mode=pick("mode", default="local") or "local",
+        user_id=pick("user_id"),
+        team_id=pick("team_id", project=True),
+        default_visibility=pick("default_visibility", project=True, default="mesh") or "mesh",
+        agent_family=pick("agent_family"),
+        client_id=pick("client_id"),
+        session_id=pick("session_id"),
+        raw_global=global_cfg,
+    )
+    if settings.mode not in MODES:
+        raise ConfigError(f"unknown mode {settings.mode!r}: choose one of {', '.join(MODES)}")
+    if settings.default_visibility not in VISIBILITIES:
+        raise ConfigError(
+            f"default_visibility {settings.default_visibility!r} is not one of "
+            f"{', '.join(VISIBILITIES)}"
+        )
+    max_bytes = pick("max_content_bytes")
+    if max_bytes:
+        try:
+            settings.limits = Limits(max_content_bytes=int(max_bytes))
+        except ValueError:
+            raise ConfigError(f"max_content_bytes must be an integer, got {max_bytes!r}") from None
+        if settings.limits.max_content_bytes <= 0:
+            raise ConfigError("max_content_bytes must be positive")
+    return settings

@@ -1,0 +1,247 @@
+"""The host store: connection set-up and every write to memories.
+
+Writes take the write lock up front (BEGIN IMMEDIATE), so concurrent
+processes queue on the busy timeout instead of failing with "database is
+locked" when a reader tries to upgrade.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import AmbiguousIdError, NotFoundError, StoreError, ValidationError
+from ..core.models import Observation, Tombstone, is_valid_id
+from ..core.timeutil import parse_ts
+from . import schema
+from .textindex import words_for_index
+
+BUSY_TIMEOUT_S = 30.0
+MIN_PREFIX = 8
+
+_OBS_COLUMNS = (
+    "id, created_at, created_ts, subject, summary, content, project, tags, tags_text, "
+    "memory_type, importance, agent_family, client_id, pc_id, session_id, source_files, refs, "
+    "supersedes, visibility, scope_id, expires_at, expires_ts, extras, raw_memory_type, "
+    "raw_visibility, origin, ingested_ts"
+)
+_INSERT_OBS = (
+    f"INSERT INTO observations ({_OBS_COLUMNS}) "
+    "VALUES (" + ", ".join("?" * len(_OBS_COLUMNS.split(","))) + ") ON CONFLICT(id) DO NOTHING"
+)
+
+
+class Store:
+    """One SQLite file: the host's source of truth."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path, *, synchronous: str = "FULL") -> Store:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(
+                str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open store {path}: {exc}") from None
+        try:
+            db.row_factory = sqlite3.Row
+            db.create_function("km_words", 1, words_for_index, deterministic=True)
+            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode = WAL")
+            db.execute(f"PRAGMA synchronous = {synchronous}")
+            schema.migrate(db)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise StoreError(f"cannot open store {path}: {exc}") from None
+        return cls(db, path)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # ------------------------------------------------------------- writes
+
+    def add_observation(self, obs: Observation, origin: str = "local") -> bool:
+        """Insert one observation; False when it is already here or was purged."""
+        with self.write() as db:
+            return self._insert(db, obs, origin, time.time())
+
+    def add_observations(self, items: Iterable[Observation], origin: str) -> int:
+        """Insert many in one transaction; returns how many were new."""
+        now = time.time()
+        added = 0
+        with self.write() as db:
+            for obs in items:
+                added += self._insert(db, obs, origin, now)
+        return added
+
+    def _insert(self, db: sqlite3.Connection, obs: Observation, origin: str, now: float) -> bool:
+        if db.execute("SELECT 1 FROM purged WHERE id = ?", (obs.observation_id,)).fetchone():
+            return False
+        created_ts = parse_ts(obs.created_at)
+        expires_ts = parse_ts(obs.expires_at) if obs.expires_at else None
+        cur = db.execute(
+            _INSERT_OBS,
+            (
+                obs.observation_id, obs.created_at, created_ts if created_ts is not None else now,
+                obs.subject, obs.summary, obs.content, obs.project, _json(obs.tags),
+                " ".join(obs.tags), obs.memory_type, obs.importance, obs.agent_family,
+                obs.client_id, obs.pc_id, obs.session_id, _json(obs.source_files),
+                _json(obs.references), _json(obs.supersedes), obs.visibility, obs.scope_id,
+                obs.expires_at, expires_ts, _json(obs.extras) if obs.extras else None,
+                obs.raw_memory_type, obs.raw_visibility, origin, now,
+            ),
+        )
+        if cur.rowcount == 0:
+            return False
+        db.executemany(
+            "INSERT OR IGNORE INTO supersessions(old_id, new_id) VALUES (?, ?)",
+            [(old, obs.observation_id) for old in obs.supersedes if is_valid_id(old)],
+        )
+        return True
+
+    def add_tombstone(self, tomb: Tombstone, origin: str = "local") -> bool:
+        """Record a tombstone (even before its observation arrives)."""
+        return self.add_tombstones([tomb], origin) == 1
+
+    def add_tombstones(self, tombs: Iterable[Tombstone], origin: str) -> int:
+        now = time.time()
+        added = 0
+        with self.write() as db:
+            for tomb in tombs:
+                if db.execute("SELECT 1 FROM purged WHERE id = ?", (tomb.observation_id,)).fetchone():
+                    continue
+                cur = db.execute(
+                    "INSERT INTO tombstones(id, reason, deleted_at, deleted_ts, extras, origin) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
+                    (tomb.observation_id, tomb.reason, tomb.deleted_at,
+                     parse_ts(tomb.deleted_at) or now,
+                     _json(tomb.extras) if tomb.extras else None, origin),
+                )
+                added += cur.rowcount
+        return added
+
+    def purge(self, ids: Iterable[str], why: str) -> int:
+        """Physically remove memories and remember their ids so none comes back."""
+        now = time.time()
+        removed = 0
+        with self.write() as db:
+            for oid in ids:
+                removed += self._purge_one(db, oid, why, now)
+        return removed
+
+    def _purge_one(self, db: sqlite3.Connection, oid: str, why: str, now: float) -> int:
+        cur = db.execute("DELETE FROM observations WHERE id = ?", (oid,))
+        gone = cur.rowcount
+        gone += db.execute("DELETE FROM tombstones WHERE id = ?", (oid,)).rowcount
+        db.execute("DELETE FROM supersessions WHERE new_id = ?", (oid,))
+        db.execute(
+            "INSERT OR REPLACE INTO purged(id, purged_ts, why) VALUES (?, ?, ?)", (oid, now, why)
+        )
+        return 1 if gone else 0
+
+    # -------------------------------------------------------------- reads
+
+    def get_row(self, oid: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.db.execute(
+            "SELECT o.*, t.reason AS tomb_reason, t.deleted_at AS tomb_deleted_at "
+            "FROM observations o LEFT JOIN tombstones t ON t.id = o.id WHERE o.id = ?",
+            (oid,),
+        ).fetchone()
+        return row
+
+    def resolve_id(self, text: str) -> str:
+        """Full id from a full id or a unique prefix of 8+ hex characters."""
+        prefix = text.strip().lower()
+        if not prefix or any(c not in "0123456789abcdef" for c in prefix) or len(prefix) > 32:
+            raise ValidationError(f"invalid memory id {text!r}: expected hexadecimal characters")
+        if len(prefix) < MIN_PREFIX:
+            raise ValidationError(
+                f"id prefix {text!r} is too short: give at least {MIN_PREFIX} characters"
+            )
+        rows = self.db.execute(
+            "SELECT id FROM observations WHERE id >= ? AND id < ? ORDER BY id LIMIT 2",
+            (prefix, prefix + "g"),
+        ).fetchall()
+        if not rows:
+            raise NotFoundError(f"no memory with id {text!r}")
+        if len(rows) > 1:
+            raise AmbiguousIdError(f"id prefix {text!r} matches more than one memory: give more")
+        return str(rows[0][0])
+
+    def tombstone(self, oid: str) -> Tombstone | None:
+        row = self.db.execute(
+            "SELECT id, reason, deleted_at, extras FROM tombstones WHERE id = ?", (oid,)
+        ).fetchone()
+        if row is None:
+            return None
+        return Tombstone(row[0], row[1], row[2], json.loads(row[3]) if row[3] else {})
+
+    def iter_observations(self, batch: int = 1000) -> Iterator[Observation]:
+        """Every stored observation in insertion order, batch by batch."""
+        last = 0
+        while True:
+            rows = self.db.execute(
+                "SELECT * FROM observations WHERE seq > ? ORDER BY seq LIMIT ?", (last, batch)
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield row_to_observation(row)
+            last = rows[-1]["seq"]
+
+    def iter_tombstones(self) -> Iterator[Tombstone]:
+        for row in self.db.execute("SELECT id, reason, deleted_at, extras FROM tombstones"):
+            yield Tombstone(row[0], row[1], row[2], json.loads(row[3]) if row[3] else {})
+
+
+def row_to_observation(row: sqlite3.Row | dict[str, Any]) -> Observation:
+    obs = Observation(
+        observation_id=row["id"],
+        created_at=row["created_at"],
+        content=row["content"],
+        subject=row["subject"],
+        summary=row["summary"],
+        project=row["project"],
+        tags=json.loads(row["tags"]),
+        memory_type=row["memory_type"],
+        importance=row["importance"],
+        agent_family=row["agent_family"],
+        client_id=row["client_id"],
+        pc_id=row["pc_id"],
+        session_id=row["session_id"],
+        source_files=json.loads(row["source_files"]),
+        references=json.loads(row["refs"]),
+        supersedes=json.loads(row["supersedes"]),
+        visibility=row["visibility"],
+        scope_id=row["scope_id"],
+        expires_at=row["expires_at"],
+    )
+    if row["extras"]:
+        obs.extras = json.loads(row["extras"])
+    obs.raw_memory_type = row["raw_memory_type"]
+    obs.raw_visibility = row["raw_visibility"]
+    return obs
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
