@@ -108,11 +108,11 @@ def key_for(obs: object, kind: str = "obs") -> str:
     """The canonical key of an observation (or its tombstone), from its fields."""
     return build_key(
         kind,
-        getattr(obs, "visibility"),
-        getattr(obs, "scope_id"),
-        getattr(obs, "agent_family"),
-        getattr(obs, "client_id"),
-        getattr(obs, "pc_id"),
-        getattr(obs, "session_id"),
-        getattr(obs, "observation_id"),
+        obs.visibility,
+        obs.scope_id,
+        obs.agent_family,
+        obs.client_id,
+        obs.pc_id,
+        obs.session_id,
+        obs.observation_id,
     )

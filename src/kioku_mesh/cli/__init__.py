@@ -1,0 +1,1 @@
+"""The `kioku-mesh` command: parse, call the library API, format."""

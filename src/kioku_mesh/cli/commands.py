@@ -1,0 +1,410 @@
+"""Command handlers: turn parsed arguments into library calls and output."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..api import Memory, SearchQuery
+from ..core.errors import ValidationError
+from ..core.timeutil import parse_when
+from . import render
+from .render import Style, dump_json
+
+
+def _fmt(args: argparse.Namespace, default: str = "text") -> str:
+    if getattr(args, "json", False):
+        return "json"
+    return getattr(args, "format", None) or default
+
+
+def _style() -> Style:
+    return Style(render.use_color(sys.stdout))
+
+
+def _read_stdin_text() -> str:
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError("stdin is not valid UTF-8") from None
+
+
+def _list_arg(values: list[str]) -> list[str]:
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+# ------------------------------------------------------------------ init
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from ..core.config import load_settings, read_yaml, write_yaml
+
+    if args.mode != "local":
+        raise ValidationError(
+            f"mode {args.mode} needs the mesh node, which this version does not ship yet; "
+            "use --mode local"
+        )
+    settings = load_settings()
+    data = read_yaml(settings.config_path)
+    data["mode"] = args.mode
+    for key in ("user_id", "team_id", "default_visibility"):
+        value = getattr(args, key)
+        if value:
+            data[key] = value
+    write_yaml(settings.config_path, data)
+    with Memory() as mem:
+        db_path = mem.settings.db_path
+        mem.store  # noqa: B018 - creates the store and runs migrations now
+        pc_id = mem.identity.pc_id
+    result = {"mode": args.mode, "config_path": str(settings.config_path),
+              "db_path": str(db_path), "pc_id": pc_id}
+    if _fmt(args) == "json":
+        dump_json(result)
+    else:
+        print(f"kioku-mesh is set up in {args.mode} mode.")
+        print(f"  config: {settings.config_path}")
+        print(f"  store:  {db_path}")
+        print(f"  host:   pc_id {pc_id}")
+    return 0
+
+
+# ------------------------------------------------------------------ save
+
+
+def cmd_save(args: argparse.Namespace) -> int:
+    content = _read_stdin_text() if args.content == "-" else args.content
+    with Memory() as mem:
+        result = mem.save(
+            content,
+            args.subject,
+            summary=args.summary,
+            project=args.project,
+            tags=args.tags,
+            memory_type=args.memory_type,
+            importance=args.importance,
+            visibility=args.visibility,
+            source_files=args.source_files,
+            references=args.references,
+            supersedes=args.supersedes,
+            ttl_sec=args.ttl,
+            expires_at=args.expires_at,
+        )
+    obs = result.observation
+    if _fmt(args) == "json":
+        dump_json({"observation_id": obs.observation_id, "scope": result.scope,
+                   "observation": obs.to_wire()})
+    else:
+        print(f"saved {obs.observation_id} (visibility={result.scope})")
+    return 0
+
+
+# ---------------------------------------------------------------- search
+
+
+def _query_from(args: argparse.Namespace) -> SearchQuery:
+    hidden = getattr(args, "include_hidden", False)
+    return SearchQuery(
+        text=args.query,
+        project=args.project,
+        memory_types=_list_arg(args.memory_type),
+        tags=_list_arg([args.tags] if args.tags else []),
+        agent_family=args.agent_family,
+        client_id=args.client_id,
+        pc_id=args.pc_id,
+        session_id=args.session_id,
+        visibility=_list_arg(args.visibility),
+        since=parse_when(args.since) if args.since else None,
+        until=parse_when(args.until) if args.until else None,
+        include_tombstoned=args.include_tombstoned or hidden,
+        include_superseded=args.include_superseded or hidden,
+        include_expired=args.include_expired or hidden,
+        limit=args.limit,
+    )
+
+
+def _flags(hit: Any) -> list[str]:
+    return [name for name, on in (("deleted", hit.tombstoned), ("superseded", hit.superseded),
+                                  ("expired", hit.expired)) if on]
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    with Memory() as mem:
+        result = mem.search(_query_from(args))
+    fmt = _fmt(args)
+    if fmt == "json":
+        dump_json([h.observation.to_wire() for h in result.hits])
+        if result.match == "any":
+            print("note: no memory matched every term; showing memories matching any term",
+                  file=sys.stderr)
+        return 0
+    if not result.hits:
+        print("no matching memories")
+        return 0
+    if result.match == "any":
+        print("No memory matched every term; showing memories that match any of them.\n")
+    style = _style()
+    if fmt == "markdown":
+        print("\n".join(render.hit_markdown(h.observation, _flags(h)) for h in result.hits))
+    else:
+        print("\n".join(render.hit_text(h.observation, style, _flags(h)) for h in result.hits))
+    if result.total > len(result.hits):
+        print(style.dim(f"\nshowing {len(result.hits)} of {result.total}; use -n for more"))
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    with Memory() as mem:
+        view = mem.get(args.id, include_hidden=args.include_hidden)
+    obs = view.observation
+    state = []
+    if view.tombstone:
+        state.append(f"deleted {view.tombstone.deleted_at} ({view.tombstone.reason})")
+    if view.superseded_by:
+        state.append("superseded by " + ", ".join(i[:12] for i in view.superseded_by))
+    if view.expired:
+        state.append("expired")
+    fmt = _fmt(args)
+    if fmt == "json":
+        out = obs.to_wire()
+        if view.hidden:
+            out = {**out, "_state": state}
+        dump_json(out)
+    elif fmt == "markdown":
+        print(render.hit_markdown(obs, state) + "\n" + obs.content)
+    else:
+        print(render.full_text(obs, _style(), state))
+    return 0
+
+
+def cmd_recall(args: argparse.Namespace) -> int:
+    with Memory() as mem:
+        pack = mem.recall(
+            args.query, project=args.project, memory_types=_list_arg(args.memory_type),
+            limit=args.limit, max_chars=args.max_chars,
+        )
+    if _fmt(args) == "json":
+        dump_json({
+            "match": pack.match,
+            "included": pack.included,
+            "omitted": pack.omitted,
+            "groups": {
+                project or "": {t: [o.to_wire() for o in items] for t, items in by_type.items()}
+                for project, by_type in pack.groups.items()
+            },
+            "text": pack.text,
+        })
+        return 0
+    if not pack.included:
+        print("no memories to recall yet")
+        return 0
+    if pack.match == "any":
+        print("(no memory matched every term; showing those matching any)\n")
+    sys.stdout.write(pack.text)
+    if pack.omitted:
+        print(f"\n({pack.omitted} more not shown: raise --max-chars or -n, or search)")
+    return 0
+
+
+# ---------------------------------------------------------------- delete
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    bulk = any((args.project, args.pc_id, args.since, args.until))
+    if args.id and bulk:
+        raise ValidationError("give an id or bulk filters (--project/--pc-id/--since/--until), not both")
+    if not args.id and not bulk:
+        raise ValidationError("give an id, or --project/--pc-id/--since/--until for a bulk delete")
+    json_out = _fmt(args) == "json"
+    with Memory() as mem:
+        if args.id:
+            if args.dry_run:
+                view = mem.get(args.id)
+                ids = [view.observation.observation_id]
+            else:
+                tomb = mem.delete(args.id, args.reason)
+                if json_out:
+                    dump_json({"deleted": [tomb.observation_id], "dry_run": False})
+                else:
+                    print(f"deleted {tomb.observation_id}")
+                return 0
+        else:
+            found = mem.select_for_delete(project=args.project, pc_id=args.pc_id,
+                                          since=args.since, until=args.until)
+            ids = [o.observation_id for o in found]
+        if args.dry_run:
+            if json_out:
+                dump_json({"deleted": ids, "dry_run": True})
+            else:
+                print(f"would delete {len(ids)} memories")
+                for oid in ids[:20]:
+                    print(f"  {oid}")
+                if len(ids) > 20:
+                    print(f"  ... and {len(ids) - 20} more")
+            return 0
+        if ids and not args.yes:
+            if not sys.stdin.isatty():
+                raise ValidationError(f"refusing to delete {len(ids)} memories without --yes")
+            answer = input(f"Delete {len(ids)} memories? [y/N] ").strip().lower()
+            if answer not in ("y", "yes"):
+                print("nothing deleted")
+                return 1
+        count = mem.delete_many(ids, args.reason or "bulk delete")
+    if json_out:
+        dump_json({"deleted": ids, "dry_run": False, "count": count})
+    else:
+        print(f"deleted {count} memories")
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from ..api.maintenance import gc_by_pc, gc_retention
+
+    with Memory() as mem:
+        if args.by_pc_id:
+            report = gc_by_pc(mem, args.by_pc_id, execute=args.execute)
+        else:
+            report = gc_retention(mem, args.retention_days, execute=not args.dry_run)
+    if _fmt(args) == "json":
+        dump_json({"ids": report.ids, "executed": report.executed})
+    elif report.executed:
+        print(f"removed {len(report.ids)} memories for good")
+    else:
+        hint = " (add --execute to remove them)" if args.by_pc_id else ""
+        print(f"would remove {len(report.ids)} memories{hint}")
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    with Memory() as mem:
+        oid = mem.purge(args.id)
+    if _fmt(args) == "json":
+        dump_json({"purged": oid})
+    else:
+        print(f"purged {oid}: removed from this host's store for good")
+    return 0
+
+
+# ---------------------------------------------------------------- status
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from ..api.maintenance import status
+
+    with Memory() as mem:
+        info = status(mem)
+    if _fmt(args) == "json":
+        dump_json(info)
+        return 0
+    c = info["counts"]
+    ident = info["identity"]
+    print(f"mode:      {info['mode']}")
+    print(f"config:    {info['config_path']}" + ("" if info["config_exists"] else " (defaults)"))
+    if info["project_config_path"]:
+        print(f"project:   {info['project_config_path']}")
+    print(f"store:     {info['db_path']} ({info['db_bytes'] / 1024:.0f} KiB)")
+    print(f"identity:  {ident['agent_family']}/{ident['client_id']} pc {ident['pc_id'][:8]}")
+    print(f"memories:  {c['live']} live, {c['tombstoned']} deleted, {c['superseded']} superseded, "
+          f"{c['expired']} expired ({c['total']} stored, {c['purged_ids']} purged ids)")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from ..api.maintenance import doctor
+
+    with Memory() as mem:
+        checks = doctor(mem)
+    failed = [c for c in checks if not c.ok]
+    if _fmt(args) == "json":
+        dump_json([{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks])
+    else:
+        style = _style()
+        for c in checks:
+            mark = style.accent("ok  ") if c.ok else style.warn("FAIL")
+            print(f"{mark} {c.name}: {c.detail}")
+    return 1 if failed else 0
+
+
+# --------------------------------------------------------- import/export
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..api.transfer import export_lines
+
+    with Memory() as mem:
+        out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+        count = 0
+        try:
+            for line in export_lines(mem, include_tombstones=not args.no_tombstones):
+                out.write(line + "\n")
+                count += 1
+        finally:
+            if args.output:
+                out.close()
+    if args.output:
+        print(f"exported {count} records to {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from ..api.transfer import import_lines
+
+    if args.file == "-":
+        stream, total = sys.stdin.buffer, None
+    else:
+        path = Path(args.file)
+        try:
+            stream, total = open(path, "rb"), path.stat().st_size  # noqa: SIM115
+        except OSError as exc:
+            raise ValidationError(f"cannot read {args.file}: {exc.strerror}") from None
+    progress = render.Progress("importing", total)
+    lines_read = [0]
+
+    def counting() -> Any:
+        for raw in stream:
+            lines_read[0] += len(raw)
+            yield raw
+
+    with Memory() as mem:
+        try:
+            report = import_lines(mem, counting(), progress=lambda _n: progress.update(lines_read[0]))
+        finally:
+            progress.close()
+            if stream is not sys.stdin.buffer:
+                stream.close()
+    if _fmt(args) == "json":
+        dump_json({"added": report.added, "existing": report.existing,
+                   "tombstones": report.tombstones,
+                   "errors": [{"line": n, "error": e} for n, e in report.errors]})
+    else:
+        print(f"imported {report.added} new memories, {report.existing} already present, "
+              f"{report.tombstones} tombstones")
+        for number, error in report.errors[:50]:
+            print(f"line {number}: {error}", file=sys.stderr)
+        if len(report.errors) > 50:
+            print(f"... and {len(report.errors) - 50} more bad lines", file=sys.stderr)
+    return 1 if report.errors else 0
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "init": cmd_init,
+    "save": cmd_save,
+    "search": cmd_search,
+    "get-memory": cmd_get,
+    "get": cmd_get,
+    "recall": cmd_recall,
+    "delete": cmd_delete,
+    "gc": cmd_gc,
+    "purge": cmd_purge,
+    "status": cmd_status,
+    "doctor": cmd_doctor,
+    "export": cmd_export,
+    "import": cmd_import,
+}
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    return HANDLERS[args.command](args)

@@ -1,0 +1,180 @@
+"""Entry point: argument parsing and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..core.errors import KiokuError
+
+PROG = "kioku-mesh"
+
+
+class UsageError(Exception):
+    """Bad command-line usage: one line on stderr, exit 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def _common() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    return parent
+
+
+def _formats(p: argparse.ArgumentParser, choices: Sequence[str]) -> None:
+    p.add_argument("--format", choices=choices, default=None, help="output format")
+
+
+def _filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-p", "--project", help="only this project")
+    p.add_argument("--memory-type", action="append", default=[], metavar="TYPE",
+                   help="only these types (repeat or comma-separate)")
+    p.add_argument("-t", "--tags", help="only memories carrying all these tags (a,b)")
+    p.add_argument("--agent-family", help="only memories written by this agent family")
+    p.add_argument("--client-id", help="only memories written by this client")
+    p.add_argument("--pc-id", help="only memories written on this host")
+    p.add_argument("--session-id", help="only memories written in this session")
+    p.add_argument("--visibility", "--scope", dest="visibility", action="append", default=[],
+                   metavar="TIER", help="only these tiers: mesh, user, team, legacy")
+    p.add_argument("--since", help="created at or after (ISO time or age like 7d)")
+    p.add_argument("--until", help="created at or before (ISO time or age like 1d)")
+    p.add_argument("--include-deleted", "--include-tombstoned", dest="include_tombstoned",
+                   action="store_true", help="also show deleted (tombstoned) memories")
+    p.add_argument("--include-superseded", action="store_true",
+                   help="also show memories replaced by a newer one")
+    p.add_argument("--include-expired", action="store_true", help="also show expired memories")
+    p.add_argument("--include-hidden", action="store_true",
+                   help="all three of the above")
+
+
+def build_parser() -> Parser:
+    common = _common()
+    parser = Parser(
+        prog=PROG,
+        description="Shared memory for AI coding agents, across tools and machines.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    p = sub.add_parser("init", parents=[common], help="write the host config (mode local)")
+    p.add_argument("--mode", choices=["local", "hub", "spoke"], default="local")
+    p.add_argument("--user-id", help="your user id for the user scope")
+    p.add_argument("--team-id", help="your team id for the team scope")
+    p.add_argument("--default-visibility", choices=["mesh", "user", "team"])
+
+    p = sub.add_parser("save", parents=[common], help="save a memory")
+    p.add_argument("content", help="the memory text, or - to read it from stdin")
+    p.add_argument("--subject", "-s", required=True, help="short title (required)")
+    p.add_argument("--summary", help="one or two sentences (derived from content if absent)")
+    p.add_argument("-p", "--project", default="", help="project name")
+    p.add_argument("-t", "--tags", help="comma-separated tags")
+    p.add_argument("--memory-type", "--type", dest="memory_type", default="note",
+                   help="note, decision, bug, pattern, config or summary")
+    p.add_argument("--importance", "-i", type=int, default=2, help="1 (trivia) to 5 (critical)")
+    p.add_argument("--visibility", help="mesh, user or team (default from config: mesh)")
+    p.add_argument("--source-files", help="comma-separated repo-relative paths")
+    p.add_argument("--references", help='comma-separated references, e.g. "#67,PR#68"')
+    p.add_argument("--supersedes", help="comma-separated ids (or 8+ char prefixes) it replaces")
+    p.add_argument("--ttl", type=int, metavar="SECONDS", help="expire after this many seconds")
+    p.add_argument("--expires-at", metavar="ISO", help="expire at this time")
+
+    p = sub.add_parser("search", parents=[common], help="search memories")
+    p.add_argument("query", nargs="?", default="", help="words to look for (optional)")
+    _filters(p)
+    p.add_argument("-n", "--limit", type=int, default=10)
+    _formats(p, ["text", "markdown", "json"])
+
+    p = sub.add_parser("get-memory", aliases=["get"], parents=[common], help="show one memory")
+    p.add_argument("id", help="full id or a unique prefix of 8+ characters")
+    p.add_argument("--include-hidden", action="store_true",
+                   help="show it even if deleted, superseded or expired")
+    _formats(p, ["text", "markdown", "json"])
+
+    p = sub.add_parser("recall", parents=[common], help="session-start context pack")
+    p.add_argument("query", nargs="?", default="")
+    p.add_argument("-p", "--project")
+    p.add_argument("--memory-type", action="append", default=[], metavar="TYPE")
+    p.add_argument("-n", "--limit", type=int, default=40, help="candidates to consider")
+    p.add_argument("--max-chars", type=int, default=4000, help="size budget of the pack")
+    _formats(p, ["text", "markdown", "json"])
+
+    p = sub.add_parser("delete", parents=[common], help="delete (tombstone) memories")
+    p.add_argument("id", nargs="?", help="id or unique prefix; or use the bulk filters")
+    p.add_argument("--reason", default="", help="why (kept in the tombstone)")
+    p.add_argument("-p", "--project")
+    p.add_argument("--pc-id")
+    p.add_argument("--since")
+    p.add_argument("--until")
+    p.add_argument("--dry-run", action="store_true", help="list what would be deleted")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+    p = sub.add_parser("gc", parents=[common], help="physically drop old deleted/expired rows")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--retention-days", type=float, metavar="N")
+    group.add_argument("--by-pc-id", metavar="PC_ID")
+    p.add_argument("--execute", action="store_true", help="with --by-pc-id: really delete")
+    p.add_argument("--dry-run", action="store_true", help="with --retention-days: only list")
+
+    p = sub.add_parser("purge", parents=[common], help="physically delete one memory")
+    p.add_argument("id")
+
+    sub.add_parser("status", parents=[common], help="mode, paths, counts, size")
+    sub.add_parser("doctor", parents=[common], help="check this host's set-up")
+
+    p = sub.add_parser("export", parents=[common], help="write all memories as JSONL")
+    p.add_argument("-o", "--output", help="file to write (default stdout)")
+    p.add_argument("--no-tombstones", action="store_true")
+
+    p = sub.add_parser("import", parents=[common], help="read memories from JSONL")
+    p.add_argument("file", help="JSONL file, or - for stdin")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(args_list)
+        if not args.command:
+            parser.print_help()
+            return 2
+        from . import commands
+
+        return commands.dispatch(args)
+    except UsageError as exc:
+        print(f"{exc}", file=sys.stderr)
+        return 2
+    except KiokuError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except sqlite3.Error as exc:
+        print(f"{PROG}: store error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (| head): not an error worth a message.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        except OSError:
+            pass
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no tracebacks
+        if os.environ.get("KIOKU_MESH_DEBUG"):
+            raise
+        print(f"{PROG}: internal error: {type(exc).__name__}: {exc} "
+              "(set KIOKU_MESH_DEBUG=1 for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Output for people (text, markdown, colour when allowed) and scripts (JSON)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import IO, Any
+
+from ..core.models import Observation
+from ..core.timeutil import parse_ts
+
+
+def use_color(stream: IO[str]) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+class Style:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled else text
+
+    def dim(self, text: str) -> str:
+        return self._wrap("2", text)
+
+    def bold(self, text: str) -> str:
+        return self._wrap("1", text)
+
+    def accent(self, text: str) -> str:
+        return self._wrap("36", text)
+
+    def warn(self, text: str) -> str:
+        return self._wrap("33", text)
+
+
+def dump_json(data: Any, stream: IO[str] | None = None) -> None:
+    out = stream or sys.stdout
+    out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def age_of(created_at: str, now: float | None = None) -> str:
+    ts = parse_ts(created_at)
+    if ts is None:
+        return "?"
+    seconds = max(0.0, (now or time.time()) - ts)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return "now"
+
+
+def hit_text(obs: Observation, style: Style, flags: list[str]) -> str:
+    head = " ".join(
+        [
+            style.accent(obs.observation_id[:12]),
+            f"{obs.memory_type:<8}",
+            f"i{obs.importance}",
+            style.dim(age_of(obs.created_at)),
+            style.dim(obs.project or "-"),
+        ]
+    )
+    marks = style.warn(" [" + ", ".join(flags) + "]") if flags else ""
+    lines = [f"{head}  {style.bold(obs.subject)}{marks}"]
+    if obs.summary and obs.summary != obs.subject:
+        lines.append(f"    {obs.summary}")
+    if obs.tags:
+        lines.append(style.dim("    tags: " + ", ".join(obs.tags)))
+    return "\n".join(lines)
+
+
+def hit_markdown(obs: Observation, flags: list[str]) -> str:
+    marks = f" _({', '.join(flags)})_" if flags else ""
+    meta = f"`{obs.observation_id[:12]}` · {obs.memory_type} · importance {obs.importance}"
+    if obs.project:
+        meta += f" · {obs.project}"
+    when = age_of(obs.created_at)
+    meta += " · just now" if when == "now" else f" · {when} ago"
+    lines = [f"### {obs.subject}{marks}", meta, ""]
+    if obs.summary:
+        lines += [obs.summary, ""]
+    if obs.tags:
+        lines += ["Tags: " + ", ".join(f"`{t}`" for t in obs.tags), ""]
+    return "\n".join(lines)
+
+
+def full_text(obs: Observation, style: Style, state: list[str]) -> str:
+    rows = [
+        ("id", obs.observation_id),
+        ("subject", obs.subject),
+        ("summary", obs.summary),
+        ("type", f"{obs.memory_type}  importance {obs.importance}"),
+        ("project", obs.project or "-"),
+        ("tags", ", ".join(obs.tags) or "-"),
+        ("created", f"{obs.created_at} ({age_of(obs.created_at)} ago)"),
+        ("by", f"{obs.agent_family}/{obs.client_id} pc {obs.pc_id[:8]} session {obs.session_id}"),
+        ("scope", f"{obs.visibility}/{obs.scope_id}" if obs.scope_id else obs.visibility or "legacy"),
+    ]
+    for label, values in (("files", obs.source_files), ("refs", obs.references),
+                          ("supersedes", obs.supersedes)):
+        if values:
+            rows.append((label, ", ".join(values)))
+    if obs.expires_at:
+        rows.append(("expires", obs.expires_at))
+    if state:
+        rows.append(("state", "; ".join(state)))
+    width = max(len(label) for label, _ in rows)
+    head = "\n".join(f"{style.dim(label.ljust(width))}  {value}" for label, value in rows)
+    return f"{head}\n\n{obs.content}"
+
+
+class Progress:
+    """A one-line progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, label: str, total: int | None, stream: IO[str] | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
+        self.label = label
+        self.total = total
+        self._last = 0.0
+
+    def update(self, done: int, *, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < 0.1:
+            return
+        self._last = now
+        if self.total:
+            frac = min(1.0, done / self.total)
+            bar = "#" * int(frac * 30)
+            self.stream.write(f"\r{self.label} [{bar:<30}] {frac:4.0%}")
+        else:
+            self.stream.write(f"\r{self.label} {done}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
