@@ -1,0 +1,108 @@
+"""Shared fixtures: an isolated home/state per test and the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-m", "kioku_mesh.cli.main"]
+
+
+@dataclass
+class Env:
+    home: Path
+    state_dir: Path
+    config_path: Path
+    env: dict[str, str]
+
+    def run(
+        self,
+        *args: str,
+        input: str | bytes | None = None,
+        cwd: Path | None = None,
+        extra_env: dict[str, str] | None = None,
+        check: bool = False,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[str]:
+        env = dict(self.env)
+        if extra_env:
+            env.update(extra_env)
+        data = input.encode() if isinstance(input, str) else input
+        proc = subprocess.run(
+            [*CLI, *args],
+            input=data,
+            capture_output=True,
+            env=env,
+            cwd=str(cwd or self.home),
+            timeout=timeout,
+        )
+        result = subprocess.CompletedProcess(
+            proc.args,
+            proc.returncode,
+            proc.stdout.decode("utf-8", "replace"),
+            proc.stderr.decode("utf-8", "replace"),
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"{args} failed ({result.returncode}): {result.stderr}")
+        return result
+
+
+def make_env(root: Path, **overrides: str) -> Env:
+    home = root / "home"
+    state = root / "state"
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / ".config" / "kioku-mesh" / "config.yaml"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KIOKU_MESH_", "MESH_MEM_", "XDG_"))
+        and k not in ("CLAUDECODE", "GEMINI_CLI", "CODEX_SANDBOX", "CURSOR_AGENT", "NO_COLOR")
+    }
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
+        KIOKU_MESH_STATE_DIR=str(state),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(overrides)
+    return Env(home, state, config, env)
+
+
+@pytest.fixture
+def km(tmp_path: Path) -> Env:
+    """An isolated kioku-mesh environment; `km.run(...)` runs the real CLI."""
+    return make_env(tmp_path)
+
+
+@pytest.fixture
+def make_km(tmp_path: Path) -> Callable[..., Env]:
+    counter = [0]
+
+    def factory(**overrides: str) -> Env:
+        counter[0] += 1
+        return make_env(tmp_path / f"env{counter[0]}", **overrides)
+
+    return factory
+
+
+@pytest.fixture
+def memory(km: Env, monkeypatch: pytest.MonkeyPatch):
+    """The library API in-process, on the same isolated state as `km`."""
+    for key, value in km.env.items():
+        monkeypatch.setenv(key, value)
+    for key in list(os.environ):
+        if key.startswith(("KIOKU_MESH_", "MESH_MEM_")) and key not in km.env:
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(km.home)
+    from kioku_mesh.api import Memory
+
+    mem = Memory()
+    yield mem
+    mem.close()
