@@ -52,6 +52,11 @@ def age_of(created_at: str, now: float | None = None) -> str:
     return "now"
 
 
+def ago(created_at: str) -> str:
+    when = age_of(created_at)
+    return "just now" if when == "now" else f"{when} ago"
+
+
 def hit_text(obs: Observation, style: Style, flags: list[str]) -> str:
     head = " ".join(
         [
@@ -76,8 +81,7 @@ def hit_markdown(obs: Observation, flags: list[str]) -> str:
     meta = f"`{obs.observation_id[:12]}` · {obs.memory_type} · importance {obs.importance}"
     if obs.project:
         meta += f" · {obs.project}"
-    when = age_of(obs.created_at)
-    meta += " · just now" if when == "now" else f" · {when} ago"
+    meta += f" · {ago(obs.created_at)}"
     lines = [f"### {obs.subject}{marks}", meta, ""]
     if obs.summary:
         lines += [obs.summary, ""]
@@ -94,7 +98,7 @@ def full_text(obs: Observation, style: Style, state: list[str]) -> str:
         ("type", f"{obs.memory_type}  importance {obs.importance}"),
         ("project", obs.project or "-"),
         ("tags", ", ".join(obs.tags) or "-"),
-        ("created", f"{obs.created_at} ({age_of(obs.created_at)} ago)"),
+        ("created", f"{obs.created_at} ({ago(obs.created_at)})"),
         ("by", f"{obs.agent_family}/{obs.client_id} pc {obs.pc_id[:8]} session {obs.session_id}"),
         ("scope", f"{obs.visibility}/{obs.scope_id}" if obs.scope_id else obs.visibility or "legacy"),
     ]
