@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,15 +24,33 @@ from ..core.models import (
 from ..core.timeutil import format_ts, now_wire, parse_when
 from ..store.db import Store, row_to_observation
 from ..store.search import ReaderScope, SearchQuery, SearchResult, search
+from ..store.textindex import words_for_index
 
 if TYPE_CHECKING:
     from .recall import RecallPack
 
 
 @dataclass
+class Similar:
+    observation_id: str
+    subject: str
+    similarity: float
+
+
+@dataclass
 class SaveResult:
     observation: Observation
     scope: str  # "mesh", "user/<id>" or "team/<id>"
+    similar: list[Similar] = field(default_factory=list)
+
+
+NEAR_DUPLICATE = 0.6
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _shingles(text: str) -> set[str]:
+    words = _WORD.findall(words_for_index(text).lower())
+    return set(words) | {a + " " + b for a, b in zip(words, words[1:], strict=False)}
 
 
 @dataclass
@@ -124,6 +143,7 @@ class Memory:
         supersedes: str | Sequence[str] | None = None,
         ttl_sec: int | None = None,
         expires_at: str | None = None,
+        check_similar: bool = True,
     ) -> SaveResult:
         """Validate, commit locally and return; replication happens elsewhere."""
         if not isinstance(content, str) or not isinstance(subject, str):
@@ -154,8 +174,26 @@ class Memory:
             expires_at=self._expiry(now, ttl_sec, expires_at),
         )
         validate_new(obs, self.settings.limits)
+        similar = self.find_similar(obs) if check_similar else []
         self.store.add_observation(obs, origin="local")
-        return SaveResult(obs, scope_label(obs.visibility, obs.scope_id))
+        return SaveResult(obs, scope_label(obs.visibility, obs.scope_id), similar)
+
+    def find_similar(self, obs: Observation, limit: int = 5) -> list[Similar]:
+        """Live memories whose subject and content overlap this one heavily
+        (Jaccard over words and word pairs), best first."""
+        candidates = self.search(SearchQuery(text=obs.subject, limit=limit)).hits
+        mine = _shingles(f"{obs.subject} {obs.content}")
+        found = []
+        for hit in candidates:
+            other = hit.observation
+            if other.observation_id in obs.supersedes:
+                continue
+            theirs = _shingles(f"{other.subject} {other.content}")
+            union = len(mine | theirs)
+            score = len(mine & theirs) / union if union else 0.0
+            if score >= NEAR_DUPLICATE:
+                found.append(Similar(other.observation_id, other.subject, round(score, 2)))
+        return sorted(found, key=lambda s: -s.similarity)
 
     def _resolve_supersedes(self, text: str) -> str:
         if is_valid_id(text.lower()):

@@ -96,9 +96,14 @@ def cmd_save(args: argparse.Namespace) -> int:
     obs = result.observation
     if _fmt(args) == "json":
         dump_json({"observation_id": obs.observation_id, "scope": result.scope,
-                   "observation": obs.to_wire()})
+                   "observation": obs.to_wire(),
+                   "similar": [vars(s) for s in result.similar]})
     else:
         print(f"saved {obs.observation_id} (visibility={result.scope})")
+        for sim in result.similar:
+            print(f"note: looks like a near-duplicate of {sim.observation_id[:12]} "
+                  f"({sim.subject!r}, similarity {sim.similarity}); if this replaces it, "
+                  f"save with --supersedes {sim.observation_id[:12]}", file=sys.stderr)
     return 0
 
 

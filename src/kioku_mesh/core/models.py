@@ -10,6 +10,7 @@ original value is what goes back on the wire.
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -192,6 +193,8 @@ def _as_str_list(value: object) -> list[str]:
 def _as_importance(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return DEFAULT_IMPORTANCE
+    if isinstance(value, float) and not math.isfinite(value):  # json.loads accepts NaN
+        return DEFAULT_IMPORTANCE
     return max(1, min(5, int(value)))
 
 
@@ -291,10 +294,10 @@ def _validate_list(name: str, items: list[str], limits: Limits) -> None:
 def derive_summary(content: str, limit: int = 200) -> str:
     """First sentence of the content, cut at a word boundary within `limit`."""
     text = " ".join(content.split())
-    for end in (". ", "。", "! ", "? ", "\n"):
-        pos = text.find(end)
-        if 0 < pos < limit:
-            return text[: pos + len(end)].strip()
+    ends = [(pos, end) for end in (". ", "。", "! ", "? ") if 0 < (pos := text.find(end)) < limit]
+    if ends:
+        pos, end = min(ends)  # the earliest sentence end, whichever mark it is
+        return text[: pos + len(end)].strip()
     if len(text) <= limit:
         return text
     cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
+from ..core.errors import ValidationError
 from ..core.models import Observation
 from .db import row_to_observation
 from .textindex import split_terms, trigram_expr, words_expr
@@ -213,7 +214,21 @@ def _boost() -> str:
     )
 
 
+def _check_text(q: SearchQuery) -> None:
+    """Lone surrogates (possible in JSON from a client) cannot be bound by SQLite."""
+    for f in fields(q):
+        value = getattr(q, f.name)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    name = "query" if f.name == "text" else f.name
+                    raise ValidationError(f"{name} is not valid UTF-8 text") from None
+
+
 def search(db: sqlite3.Connection, q: SearchQuery, scope: ReaderScope) -> SearchResult:
+    _check_text(q)
     terms = split_terms(q.text)
     if not terms:
         rows, total = _run_browse(db, q, scope)

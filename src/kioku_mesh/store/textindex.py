@@ -17,6 +17,7 @@ _CJK = (
 _CJK_RUN = re.compile(f"[{_CJK}]+")
 _QUERY_TOKEN = re.compile(r"[^\W_]+")
 _TERM = re.compile(r'"([^"]*)"|(\S+)')
+MAX_TERMS = 64
 
 
 def _index_grams(run: str) -> str:
@@ -66,12 +67,18 @@ def _query_tokens(term: str) -> tuple[list[str], bool]:
 
 
 def split_terms(query: str) -> list[str]:
-    """User query -> terms; "double quoted" text stays one term (a phrase)."""
-    terms = []
-    for quoted, bare in _TERM.findall(query or ""):
+    """User query -> terms; "double quoted" text stays one term (a phrase).
+
+    NUL separates terms (FTS5 reads it as the end of an expression), repeats
+    are dropped, and at most MAX_TERMS are kept (SQLite caps compound SELECTs).
+    """
+    terms: list[str] = []
+    for quoted, bare in _TERM.findall((query or "").replace("\x00", " ")):
         term = (quoted if quoted else bare).strip()
-        if _QUERY_TOKEN.search(term):
+        if _QUERY_TOKEN.search(term) and term not in terms:
             terms.append(term)
+            if len(terms) == MAX_TERMS:
+                break
     return terms
 
 

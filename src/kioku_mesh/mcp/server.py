@@ -1,0 +1,281 @@
+"""`kioku-mesh-mcp`: the stdio MCP server agents spawn, one per agent session.
+
+Identity (agent, client, host, session, user) never comes from tool
+arguments: it comes from env/config, so a model cannot write into another
+person's namespace. Stdout carries protocol only: logging goes to stderr,
+and the SDK points fd 1 at stderr while it serves.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult, TextContent
+from pydantic import Field
+
+from .. import __version__
+from ..api import Memory, SearchQuery
+from ..api.maintenance import status as store_status
+from ..core.errors import KiokuError
+from ..core.timeutil import parse_when
+from . import format as fmt
+
+INSTRUCTIONS = """\
+kioku-mesh is shared long-term memory for coding agents: what one agent learns, \
+every agent (any tool, any machine) can find later.
+
+When to recall: at the start of a session or task, call recall_context (pass \
+project when you know it) before making design decisions; call search_memory \
+before debugging an error or changing a convention, in case it is known.
+
+When to save (save_observation), right after it happens:
+- a decision and its reason (memory_type=decision);
+- a bug's root cause and fix (memory_type=bug);
+- a convention or pattern the code follows (memory_type=pattern);
+- a config, environment or dependency change (memory_type=config).
+Write a specific subject (a title a search will hit), a one-sentence summary, \
+the details in content, the project, a few tags and source_files. importance: \
+2 normal, 4 important, 5 critical. Do not save secrets, transient chatter or \
+what the code already says plainly.
+
+If a memory is outdated, save the corrected one with supersedes=[old id] \
+instead of repeating it; delete_memory only what is wrong. Search results are \
+compact: call get_memory with an id for the full record.\
+"""
+
+log = logging.getLogger("kioku_mesh.mcp")
+
+
+def _error_line(text: str) -> str:
+    """One line out of an SDK argument-validation error (pydantic prints many)."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if len(lines) >= 3 and "validation error" in lines[0]:
+        field, message = lines[1], lines[2].split(" [type=")[0]
+        return f"invalid argument {field}: {message}"
+    return lines[0] if lines else "error"
+
+
+class KiokuMCPServer(MCPServer):
+    async def _handle_call_tool(self, ctx: Any, params: Any) -> Any:  # type: ignore[override]
+        result = await super()._handle_call_tool(ctx, params)
+        if isinstance(result, CallToolResult) and result.is_error and result.content:
+            first = result.content[0]
+            if isinstance(first, TextContent):
+                result.content = [TextContent(type="text", text=_error_line(first.text))]
+        return result
+
+
+def _result(text: str, data: dict[str, Any]) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+
+
+def build_server(memory: Memory) -> MCPServer:
+    server = KiokuMCPServer(name="kioku-mesh", version=__version__, instructions=INSTRUCTIONS,
+                            log_level="WARNING")
+    lock = threading.Lock()  # sync tools run on worker threads; one store connection
+
+    def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            try:
+                return fn(*args, **kwargs)
+            except KiokuError as exc:
+                raise ToolError(str(exc)) from None
+
+    @server.tool(description="Save a memory: a decision, root cause, convention or config change.")
+    def save_observation(
+        content: Annotated[str, Field(description="The details, in full (markdown is fine).")],
+        subject: Annotated[str, Field(description="Short specific title, up to 200 chars.")],
+        summary: Annotated[str, Field(description="One or two sentences; derived if empty.")] = "",
+        project: Annotated[str, Field(description="Project or repository name.")] = "",
+        tags: Annotated[list[str], Field(description="A few keywords.")] = [],  # noqa: B006
+        memory_type: Annotated[str, Field(
+            description="note, decision, bug, pattern, config or summary.")] = "note",
+        importance: Annotated[int, Field(description="1 trivia .. 2 normal .. 5 critical.")] = 2,
+        source_files: Annotated[list[str], Field(description="Repo-relative paths.")] = [],  # noqa: B006
+        references: Annotated[list[str], Field(description='Issue/PR refs, e.g. "#67".')] = [],  # noqa: B006
+        supersedes: Annotated[list[str], Field(
+            description="Ids (or 8+ char prefixes) of memories this one replaces.")] = [],  # noqa: B006
+        visibility: Annotated[str, Field(
+            description="mesh (everyone), user (only you) or team; empty = configured default.")] = "",
+        ttl_sec: Annotated[int | None, Field(description="Expire after this many seconds.")] = None,
+        expires_at: Annotated[str, Field(description="Expire at this ISO time.")] = "",
+    ) -> CallToolResult:
+        res = call(memory.save, content, subject, summary=summary, project=project, tags=tags,
+                   memory_type=memory_type, importance=importance, source_files=source_files,
+                   references=references, supersedes=supersedes, visibility=visibility or None,
+                   ttl_sec=ttl_sec, expires_at=expires_at or None)
+        oid = res.observation.observation_id
+        text = f"saved {oid} (visibility={res.scope})"
+        for sim in res.similar:
+            text += (f"\nnear-duplicate of {sim.observation_id} ({sim.subject!r}, similarity "
+                     f"{sim.similarity}): if this replaces it, save with supersedes=[that id] "
+                     "and delete nothing")
+        return _result(text, {"observation_id": oid, "scope": res.scope,
+                              "similar": [vars(s) for s in res.similar]})
+
+    @server.tool(description="Search memories by words (stems, partial words, Japanese) and filters. "
+                             "Returns compact hits; use get_memory for the full record.")
+    def search_memory(
+        query: Annotated[str, Field(description="Words to look for; empty lists by importance.")] = "",
+        project: Annotated[str | None, Field(description="Only this project.")] = None,
+        memory_types: Annotated[list[str], Field(description="Only these types.")] = [],  # noqa: B006
+        tags: Annotated[list[str], Field(description="Only memories with all these tags.")] = [],  # noqa: B006
+        agent_family: Annotated[str | None, Field(description="Only from this agent family.")] = None,
+        client_id: Annotated[str | None, Field(description="Only from this client.")] = None,
+        pc_id: Annotated[str | None, Field(description="Only from this host.")] = None,
+        session_id: Annotated[str | None, Field(description="Only from this session.")] = None,
+        visibility: Annotated[list[str], Field(
+            description="Only these tiers: mesh, user, team, legacy.")] = [],  # noqa: B006
+        since: Annotated[str | None, Field(description="Created since (ISO or 7d, 12h).")] = None,
+        until: Annotated[str | None, Field(description="Created until (ISO or 1d).")] = None,
+        limit: Annotated[int, Field(description="Max hits (1-100).", ge=1, le=100)] = 10,
+        include_superseded: Annotated[bool, Field(description="Also replaced memories.")] = False,
+        max_bytes: Annotated[int, Field(description="Cap on the text size.", ge=200)] = fmt.DEFAULT_MAX_BYTES,
+    ) -> CallToolResult:
+        def run() -> Any:
+            q = SearchQuery(
+                text=query, project=project, memory_types=memory_types, tags=tags,
+                agent_family=agent_family, client_id=client_id, pc_id=pc_id, session_id=session_id,
+                visibility=visibility, since=parse_when(since) if since else None,
+                until=parse_when(until) if until else None, include_superseded=include_superseded,
+                limit=limit,
+            )
+            return memory.search(q)
+
+        result = call(run)
+        import time
+
+        now = time.time()
+        hits = [fmt.hit_summary(h.observation, now) for h in result.hits]
+        lines, shown = fmt.capped_lines(hits, max_bytes)
+        head = f"showing {shown} of {result.total}"
+        if result.match == "any":
+            head += " (no memory matched every term; these match some)"
+        if shown < len(hits) or result.total > shown:
+            head += "; narrow the query or raise limit/max_bytes for more"
+        text = head + ("\n" + "\n".join(lines) if lines else "\nno matching memories")
+        return _result(text, {"total": result.total, "shown": shown, "match": result.match,
+                              "hits": hits[:shown]})
+
+    @server.tool(description="Get one memory in full by id or unique 8+ char prefix.")
+    def get_memory(
+        id: Annotated[str, Field(description="Full id or unique prefix of 8+ hex chars.")],
+        include_hidden: Annotated[bool, Field(
+            description="Also if deleted, superseded or expired.")] = False,
+    ) -> CallToolResult:
+        view = call(memory.get, id, include_hidden=include_hidden)
+        obs = view.observation
+        data = obs.to_wire()
+        state = []
+        if view.tombstone:
+            state.append(f"deleted: {view.tombstone.reason}")
+        if view.superseded_by:
+            state.append("superseded by " + ", ".join(view.superseded_by))
+        if view.expired:
+            state.append("expired")
+        data["state"] = state
+        meta = (f"{obs.subject}\nid {obs.observation_id} | {obs.memory_type} i{obs.importance} | "
+                f"project {obs.project or '-'} | {obs.created_at} | by {obs.agent_family}/"
+                f"{obs.client_id} | scope {obs.visibility or 'legacy'}")
+        if obs.tags:
+            meta += f"\ntags: {', '.join(obs.tags)}"
+        if obs.source_files:
+            meta += f"\nfiles: {', '.join(obs.source_files)}"
+        if state:
+            meta += f"\nstate: {'; '.join(state)}"
+        return _result(f"{meta}\n\n{obs.content}", data)
+
+    @server.tool(description="Context pack for the start of a session: the most important memories, "
+                             "grouped by project and type, within a size budget.")
+    def recall_context(
+        query: Annotated[str, Field(description="Optional focus words.")] = "",
+        project: Annotated[str | None, Field(description="Only this project.")] = None,
+        memory_types: Annotated[list[str], Field(description="Only these types.")] = [],  # noqa: B006
+        limit: Annotated[int, Field(description="Candidates to consider.", ge=1, le=200)] = 40,
+        max_chars: Annotated[int, Field(description="Size budget of the pack.", ge=200)] = 4000,
+    ) -> CallToolResult:
+        pack = call(memory.recall, query, project=project, memory_types=memory_types,
+                    limit=limit, max_chars=max_chars)
+        text = pack.text or "no memories yet"
+        if pack.omitted:
+            text += f"\n({pack.omitted} more not shown; search_memory to dig further)"
+        groups = {p: {t: [o.observation_id for o in items] for t, items in by.items()}
+                  for p, by in pack.groups.items()}
+        return _result(text, {"included": pack.included, "omitted": pack.omitted,
+                              "match": pack.match, "groups": groups})
+
+    @server.tool(description="Delete a memory (a tombstone that replicates). Prefer supersedes "
+                             "when a memory is merely outdated.")
+    def delete_memory(
+        id: Annotated[str, Field(description="Full id or unique prefix of 8+ hex chars.")],
+        reason: Annotated[str, Field(description="Why it is deleted.")] = "",
+    ) -> CallToolResult:
+        tomb = call(memory.delete, id, reason)
+        return _result(f"deleted {tomb.observation_id}", {"observation_id": tomb.observation_id,
+                                                          "reason": tomb.reason})
+
+    @server.tool(description="Store status: mode, counts, identity of this session.")
+    def get_memory_status() -> CallToolResult:
+        info = call(store_status, memory)
+        c = info["counts"]
+        ident = info["identity"]
+        text = (f"mode {info['mode']}; {c['live']} live memories ({c['tombstoned']} deleted, "
+                f"{c['superseded']} superseded, {c['expired']} expired); you are "
+                f"{ident['agent_family']}/{ident['client_id']} session {ident['session_id']}")
+        return _result(text, info)
+
+    @server.resource("kioku://memories/recent", name="recent-memories",
+                     description="The 20 most recent memories", mime_type="text/plain")
+    def recent_memories() -> str:
+        def run() -> Any:
+            rows = memory.store.db.execute(
+                "SELECT id FROM observations ORDER BY created_ts DESC LIMIT 60").fetchall()
+            out = []
+            for row in rows:
+                try:
+                    out.append(memory.get(row[0]).observation)
+                except KiokuError:
+                    continue
+                if len(out) == 20:
+                    break
+            return out
+
+        import time
+
+        now = time.time()
+        items = call(run)
+        return "\n".join(fmt.hit_line(fmt.hit_summary(o, now)) for o in items) or "no memories yet"
+
+    @server.resource("kioku://memory/{memory_id}", name="memory",
+                     description="One memory by id", mime_type="application/json")
+    def memory_by_id(memory_id: str) -> str:
+        return call(memory.get, memory_id).observation.to_json()
+
+    return server
+
+
+def main() -> None:
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
+                        format="kioku-mesh-mcp: %(levelname)s %(message)s")
+    try:
+        memory = Memory()
+        memory.store  # noqa: B018 - open now: a broken store fails at start, not mid-session
+        _ = memory.identity
+    except KiokuError as exc:
+        print(f"kioku-mesh-mcp: error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    try:
+        build_server(memory).run("stdio")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        memory.close()
+
+
+if __name__ == "__main__":
+    main()
