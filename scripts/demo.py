@@ -77,6 +77,10 @@ def main() -> int:
         run("codex", "get-memory", hit["observation_id"][:8])
         say("Both agents wrote to and read from one SQLite store on this host. Nothing was "
             "started and nothing touched the network.")
+        from demo_mcp import run_mcp_act
+
+        run_mcp_act(base)
+        say("Four agents in four different tools shared one memory. Everything stayed on this host.")
         run("codex", "status")
     finally:
         shutil.rmtree(root, ignore_errors=True)
