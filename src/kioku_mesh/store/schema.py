@@ -114,7 +114,85 @@ def _v1_memories(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_memories]
+# SQLite has no XOR operator; this is a ^ b with bitwise ops only (no overflow).
+def _xor(a: str, b: str) -> str:
+    return f"(({a}) | ({b})) & ~(({a}) & ({b}))"
+
+
+def _digest_trigger(table: str, event: str, row: str, tag: str) -> str:
+    sign = "+" if event == "INSERT" else "-"
+    fp = f"km_fp({row}.id, '{tag}')"
+    return (
+        f"CREATE TRIGGER {table}_digest_{event.lower()} AFTER {event} ON {table} BEGIN "
+        f"UPDATE digest SET h = {_xor('h', fp)}, n = n {sign} 1 "
+        f"WHERE bucket = substr({row}.id, 1, 3); END;\n"
+    )
+
+
+# The canonical obs key of a row being deleted, built in SQL so a purge can
+# be published as an exact-key DELETE after the row is gone.
+_OBS_KEY_SQL = (
+    "CASE old.visibility WHEN 'mesh' THEN 'mem/mesh/obs/' "
+    "WHEN 'user' THEN 'mem/user/' || old.scope_id || '/obs/' "
+    "WHEN 'team' THEN 'mem/team/' || old.scope_id || '/obs/' ELSE 'mem/obs/' END "
+    "|| old.agent_family || '/' || old.client_id || '/' || old.pc_id || '/' "
+    "|| old.session_id || '/' || old.id"
+)
+
+
+def _v2_replication(db: sqlite3.Connection) -> None:
+    script = f"""
+        ALTER TABLE tombstones ADD COLUMN key TEXT;  -- the key it arrived on or was built from
+        ALTER TABLE purged ADD COLUMN origin TEXT NOT NULL DEFAULT 'local';
+
+        -- Every change in arrival order: the node publishes local ones from here.
+        CREATE TABLE changes (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,      -- obs, tomb, purge
+            id TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            key TEXT                 -- for purge: the obs key to DELETE
+        );
+        CREATE TRIGGER obs_change AFTER INSERT ON observations BEGIN
+            INSERT INTO changes(kind, id, origin) VALUES ('obs', new.id, new.origin); END;
+        CREATE TRIGGER tomb_change AFTER INSERT ON tombstones BEGIN
+            INSERT INTO changes(kind, id, origin) VALUES ('tomb', new.id, new.origin); END;
+        CREATE TRIGGER obs_purge_change AFTER DELETE ON observations BEGIN
+            INSERT INTO changes(kind, id, origin, key) VALUES ('purge', old.id, 'any', {_OBS_KEY_SQL});
+        END;
+
+        -- Anti-entropy digest: per 3-hex-char id prefix, the XOR of a 64-bit
+        -- fingerprint of every (id, state) element and their count. Kept by
+        -- triggers, so a sync round never scans the data set.
+        CREATE TABLE digest (
+            bucket TEXT PRIMARY KEY,
+            h INTEGER NOT NULL DEFAULT 0,
+            n INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID;
+        {_digest_trigger('observations', 'INSERT', 'new', 'o')}
+        {_digest_trigger('observations', 'DELETE', 'old', 'o')}
+        {_digest_trigger('tombstones', 'INSERT', 'new', 't')}
+        {_digest_trigger('tombstones', 'DELETE', 'old', 't')}
+        {_digest_trigger('purged', 'INSERT', 'new', 'p')}
+        {_digest_trigger('purged', 'DELETE', 'old', 'p')}
+
+        CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    """
+    _run_script(db, script)
+    db.executemany(
+        "INSERT INTO digest(bucket) VALUES (?)", [(f"{i:03x}",) for i in range(4096)]
+    )
+    # Stores made before this version: fold their rows into the digest once.
+    fold = (
+        f"UPDATE digest SET h = {_xor('h', 'km_fp(:id, :tag)')}, n = n + 1 "
+        "WHERE bucket = substr(:id, 1, 3)"
+    )
+    for table, tag in (("observations", "o"), ("tombstones", "t"), ("purged", "p")):
+        for (oid,) in db.execute(f"SELECT id FROM {table}").fetchall():
+            db.execute(fold, {"id": oid, "tag": tag})
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_memories, _v2_replication]
 
 
 def migrate(db: sqlite3.Connection) -> None:

@@ -1,0 +1,95 @@
+"""Validation of everything a peer sends, before it touches the store.
+
+A sample is classified into an action (store an observation, store a
+tombstone, purge an id) or rejected with a reason; rejects are counted by
+reason. Nothing partial is ever written: the writer applies whole actions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from ..core.errors import ValidationError
+from ..core.keyspace import parse_key
+from ..core.models import Observation, Tombstone, is_valid_id
+
+MAX_SAMPLE_BYTES = 1024 * 1024
+
+
+class Rejected(Exception):
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass
+class Action:
+    kind: str  # "obs", "tomb" or "purge"
+    id: str
+    observation: Observation | None = None
+    tombstone: Tombstone | None = None
+    key: str | None = None
+
+
+def _decode(payload: bytes) -> object:
+    if len(payload) > MAX_SAMPLE_BYTES:
+        raise Rejected("oversized", f"{len(payload)} bytes")
+    try:
+        return json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise Rejected("bad_json") from None
+
+
+def classify_delete(key: str) -> Action:
+    """A DELETE on an exact obs/tomb key, or a wildcard one ending in an id,
+    means: purge that id."""
+    if "*" in key:
+        leaf = key.rsplit("/", 1)[-1]
+        if key.startswith("mem/") and is_valid_id(leaf) and ("/obs/" in key or "/tomb/" in key):
+            return Action("purge", leaf, key=key)
+        raise Rejected("bad_key", key[:120])
+    try:
+        parsed = parse_key(key)
+    except ValidationError:
+        raise Rejected("bad_key", key[:120]) from None
+    return Action("purge", parsed.observation_id, key=key)
+
+
+def classify_put(key: str, payload: bytes) -> Action:
+    try:
+        parsed = parse_key(key)
+    except ValidationError:
+        raise Rejected("bad_key", key[:120]) from None
+    data = _decode(payload)
+    if parsed.kind == "tomb":
+        try:
+            tomb = Tombstone.from_wire(data)
+        except ValidationError as exc:
+            raise Rejected("bad_shape", str(exc)) from None
+        if tomb.observation_id != parsed.observation_id:
+            raise Rejected("id_mismatch", key[:120])
+        return Action("tomb", tomb.observation_id, tombstone=tomb, key=key)
+    try:
+        obs = Observation.from_wire(data)
+    except ValidationError as exc:
+        raise Rejected("bad_shape", str(exc)) from None
+    if obs.observation_id != parsed.observation_id:
+        raise Rejected("id_mismatch", key[:120])
+    check_key_agrees(parsed, obs)
+    return Action("obs", obs.observation_id, observation=obs, key=key)
+
+
+def check_key_agrees(parsed: object, obs: Observation) -> None:
+    """The key's tier, scope and identity segments must be the payload's own:
+    otherwise a peer could file a memory under someone else's scope."""
+    tier = obs.raw_visibility if obs.raw_visibility is not None else obs.visibility
+    if parsed.tier != tier or parsed.scope_id != obs.scope_id:
+        raise Rejected("scope_mismatch", f"key tier {parsed.tier!r} vs body {tier!r}")
+    for name in ("agent_family", "client_id", "pc_id", "session_id"):
+        if getattr(parsed, name) != getattr(obs, name):
+            raise Rejected("identity_mismatch", name)
+
+
+def classify(key: str, is_delete: bool, payload: bytes) -> Action:
+    return classify_delete(key) if is_delete else classify_put(key, payload)

@@ -1,0 +1,387 @@
+"""The host's mesh node: a long-running process that replicates the store.
+
+Threads, each with its own store connection:
+- zenoh callbacks only enqueue samples or answer queries (never block long);
+- the writer validates queued samples and applies them in batches;
+- the publisher follows the store's change feed and publishes local writes;
+- the syncer runs anti-entropy rounds against hubs (a hub: against everyone),
+  at an interval and at once when a peer comes online;
+- the status writer refreshes node-status.json for `kioku-mesh status`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import zenoh
+
+from ..core.config import Settings
+from ..core.identity import load_pc_id
+from ..store.db import Store
+from ..store.replication import (
+    PUBLISHED_SEQ,
+    PeerItems,
+    apply_peer_items,
+    digest_buckets,
+    get_state,
+    ids_with_prefix,
+    pending_changes,
+    prune_changes,
+    set_state,
+)
+from . import protocol
+from .config import MeshConfig, zenoh_config_json
+from .digest import differing_prefixes, needed
+from .ingest import Action, Rejected, classify, classify_put
+from .status import STATUS_FILE, write_status
+from .storage import matching_records
+
+log = logging.getLogger("kioku_mesh.node")
+BLOCK = zenoh.CongestionControl.BLOCK
+QUERY_TIMEOUT_S = 10.0
+
+
+class Node:
+    def __init__(self, settings: Settings, cfg: MeshConfig) -> None:
+        cfg.validate()
+        self.settings = settings
+        self.cfg = cfg
+        self.pc_id = load_pc_id(settings.state_dir)
+        self.stop_event = threading.Event()
+        self.sync_wakeup = threading.Event()
+        self.inbox: queue.Queue[tuple[str, bool, bytes]] = queue.Queue(maxsize=200_000)
+        self.stats: Counter[str] = Counter()
+        self.peers: dict[str, dict[str, Any]] = {}  # pc_id -> role, online, since, last_sync...
+        self.lock = threading.Lock()
+        self.session: zenoh.Session | None = None
+        self.started = time.time()
+        self._threads: list[threading.Thread] = []
+        self._query_store: Store | None = None
+        self._query_lock = threading.Lock()
+
+    # ----------------------------------------------------------- lifecycle
+
+    def _open_store(self) -> Store:
+        return Store.open(self.settings.db_path)
+
+    def _open_session(self) -> zenoh.Session | None:
+        delay = 0.2
+        conf = zenoh.Config.from_json5(zenoh_config_json(self.cfg))
+        while not self.stop_event.is_set():
+            try:
+                return zenoh.open(conf)
+            except zenoh.ZError as exc:
+                log.warning("cannot reach %s (%s); retrying", ", ".join(self.cfg.connect), exc)
+                self.stop_event.wait(delay)
+                delay = min(delay * 2, 5.0)
+                conf = zenoh.Config.from_json5(zenoh_config_json(self.cfg))
+        return None
+
+    def run(self) -> None:
+        """Run until stop() or SIGTERM/SIGINT; closes everything on the way out."""
+        self._query_store = self._open_store()
+        self._write_status("starting")
+        session = self._open_session()
+        if session is None:
+            return
+        self.session = session
+        declared: list[Any] = []
+        try:
+            declared.append(session.declare_subscriber(
+                "mem/**", self._on_sample, allowed_origin=zenoh.Locality.REMOTE))
+            declared.append(session.declare_queryable(
+                f"{protocol.SYNC_PREFIX}/{self.pc_id}/*", self._on_sync_query))
+            declared.append(session.declare_queryable(
+                "mem/**", self._on_storage_query, complete=True,
+                allowed_origin=zenoh.Locality.REMOTE))
+            liveliness = session.liveliness()
+            declared.append(liveliness.declare_subscriber(
+                f"{protocol.NODE_PREFIX}/**", self._on_liveliness, history=True))
+            declared.append(liveliness.declare_token(
+                protocol.liveliness_key(self.cfg.role, self.pc_id)))
+            for target in (self._writer_loop, self._publisher_loop, self._sync_loop,
+                           self._status_loop):
+                thread = threading.Thread(target=target, name=target.__name__, daemon=True)
+                thread.start()
+                self._threads.append(thread)
+            log.info("node %s running as %s", self.pc_id[:8], self.cfg.role)
+            while not self.stop_event.wait(0.5):
+                pass
+        finally:
+            self.stop_event.set()
+            self.sync_wakeup.set()
+            for thread in self._threads:
+                thread.join(timeout=10)
+            for entity in reversed(declared):
+                try:
+                    entity.undeclare()
+                except zenoh.ZError:
+                    pass
+            session.close()
+            self._write_status("stopped")
+            self._query_store.close()
+
+    def stop(self, *_: object) -> None:
+        self.stop_event.set()
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    # ------------------------------------------------------------ callbacks
+
+    def _on_sample(self, sample: zenoh.Sample) -> None:
+        is_delete = sample.kind == zenoh.SampleKind.DELETE
+        try:
+            self.inbox.put_nowait((str(sample.key_expr), is_delete, sample.payload.to_bytes()))
+        except queue.Full:
+            # Anti-entropy will fetch it later; never block zenoh's threads.
+            self._count("dropped_inbox_full")
+
+    def _on_liveliness(self, sample: zenoh.Sample) -> None:
+        parsed = protocol.parse_liveliness(str(sample.key_expr))
+        if parsed is None or parsed[1] == self.pc_id:
+            return
+        role, pc_id = parsed
+        online = sample.kind == zenoh.SampleKind.PUT
+        with self.lock:
+            peer = self.peers.setdefault(pc_id, {"role": role})
+            peer.update(role=role, online=online, changed=time.time())
+        if online:
+            self.sync_wakeup.set()
+
+    def _on_sync_query(self, query: zenoh.Query) -> None:
+        what = str(query.key_expr).rsplit("/", 1)[-1]
+        params = dict(query.parameters)
+        payload = query.payload.to_bytes() if query.payload is not None else None
+        try:
+            with self._query_lock:
+                assert self._query_store is not None
+                body = protocol.answer(self._query_store, what, params, payload)
+            query.reply(query.key_expr, body)
+        except (ValueError, KeyError) as exc:
+            query.reply_err(f"bad sync query: {exc}")
+
+    def _on_storage_query(self, query: zenoh.Query) -> None:
+        selector = zenoh.KeyExpr(str(query.key_expr))
+        with self._query_lock:
+            assert self._query_store is not None
+            records = list(matching_records(
+                self._query_store, str(selector),
+                lambda key: selector.intersects(zenoh.KeyExpr(key))))
+        for key, body in records:
+            query.reply(key, body)
+
+    # --------------------------------------------------------------- writer
+
+    def _writer_loop(self) -> None:
+        store = self._open_store()
+        try:
+            while not self.stop_event.is_set() or not self.inbox.empty():
+                try:
+                    first = self.inbox.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                batch = [first]
+                while len(batch) < 2000:
+                    try:
+                        batch.append(self.inbox.get_nowait())
+                    except queue.Empty:
+                        break
+                items = PeerItems()
+                for key, is_delete, payload in batch:
+                    try:
+                        self._add(items, classify(key, is_delete, payload))
+                    except Rejected as exc:
+                        self._reject(exc, key)
+                counts = apply_peer_items(store, items)
+                self._count("received", sum(counts.values()))
+        finally:
+            store.close()
+
+    @staticmethod
+    def _add(items: PeerItems, action: Action) -> None:
+        if action.kind == "obs" and action.observation is not None:
+            items.observations.append(action.observation)
+        elif action.kind == "tomb" and action.tombstone is not None:
+            items.tombstones.append((action.tombstone, action.key))
+        elif action.kind == "purge":
+            items.purges.append(action.id)
+
+    def _reject(self, exc: Rejected, key: str) -> None:
+        self._count(f"rejected.{exc.reason}")
+        total = sum(v for k, v in self.stats.items() if k.startswith("rejected."))
+        if total <= 20 or total % 100 == 0:
+            log.warning("rejected a sample on %s: %s (%d rejected so far)", key[:120], exc, total)
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self.lock:
+            self.stats[name] += n
+
+    # ------------------------------------------------------------ publisher
+
+    def _publisher_loop(self) -> None:
+        store = self._open_store()
+        assert self.session is not None
+        publish_from = int(get_state(store, PUBLISHED_SEQ, "0") or 0)
+        seen_version = None
+        try:
+            while not self.stop_event.is_set():
+                version = store.db.execute("PRAGMA data_version").fetchone()[0]
+                if version == seen_version:
+                    self.stop_event.wait(self.cfg.publish_poll_s)
+                    continue
+                changes, last = pending_changes(store, publish_from, 1000)
+                for change in changes:
+                    self._publish(store, change)
+                if last > publish_from:
+                    publish_from = last
+                    set_state(store, {PUBLISHED_SEQ: str(last)})
+                    prune_changes(store, last)
+                    continue  # there may be more: look again before sleeping
+                seen_version = version
+        finally:
+            store.close()
+
+    def _publish(self, store: Store, change: Any) -> None:
+        from ..store.replication import observation_wire, tombstone_wire
+
+        assert self.session is not None
+        if change.kind == "obs":
+            record = observation_wire(store, change.id)
+        elif change.kind == "tomb":
+            record = tombstone_wire(store, change.id)
+        else:
+            if change.key:
+                self.session.delete(change.key, congestion_control=BLOCK)
+                self.session.delete(change.key.replace("/obs/", "/tomb/", 1),
+                                    congestion_control=BLOCK)
+            self._count("published")
+            return
+        if record is not None:  # gone meanwhile: a later purge change covers it
+            self.session.put(record[0], record[1].encode(), congestion_control=BLOCK)
+            self._count("published")
+
+    # --------------------------------------------------------------- syncer
+
+    def _sync_targets(self) -> list[str]:
+        with self.lock:
+            return [pc for pc, p in self.peers.items() if p.get("online")
+                    and (self.cfg.role == "hub" or p.get("role") == "hub")]
+
+    def _sync_loop(self) -> None:
+        store = self._open_store()
+        try:
+            while not self.stop_event.is_set():
+                self.sync_wakeup.clear()
+                for pc_id in self._sync_targets():
+                    if self.stop_event.is_set():
+                        break
+                    self._sync_one(store, pc_id)
+                self.sync_wakeup.wait(self.cfg.sync_interval_s)
+        finally:
+            store.close()
+
+    def _sync_one(self, store: Store, pc_id: str) -> None:
+        started = time.time()
+        try:
+            fetched, purged, sent = self.pull_from(store, pc_id)
+            result = {"last_sync": time.time(), "fetched": fetched, "purged": purged,
+                      "bytes": sent, "seconds": round(time.time() - started, 3), "error": None}
+            self._count("sync_rounds")
+        except (zenoh.ZError, TimeoutError, ValueError) as exc:
+            result = {"last_sync_error": time.time(), "error": str(exc)[:200]}
+            log.warning("sync with %s failed: %s", pc_id[:8], exc)
+        with self.lock:
+            self.peers.setdefault(pc_id, {}).update(result)
+
+    def _query(self, pc_id: str, what: str, params: str = "", payload: bytes | None = None
+               ) -> tuple[Any, int]:
+        assert self.session is not None
+        selector = f"{protocol.SYNC_PREFIX}/{pc_id}/{what}" + (f"?{params}" if params else "")
+        for reply in self.session.get(selector, payload=payload, timeout=QUERY_TIMEOUT_S):
+            if reply.ok is not None:
+                raw = reply.ok.payload.to_bytes()
+                return json.loads(raw), len(raw) + len(selector) + len(payload or b"")
+            raise ValueError(f"peer refused {what}: {reply.err.payload.to_string()}")
+        raise TimeoutError(f"no answer to {what} from {pc_id[:8]}")
+
+    def pull_from(self, store: Store, pc_id: str) -> tuple[int, int, int]:
+        """One anti-entropy round: fetch what the peer has and we lack.
+        Returns (records fetched, ids purged, bytes exchanged)."""
+        exchanged = 0
+
+        def remote_children(prefix: str) -> dict[str, tuple[int, int]]:
+            nonlocal exchanged
+            data, size = self._query(pc_id, "digest", f"prefix={prefix}")
+            exchanged += size
+            return {k: (int(v[0]), int(v[1])) for k, v in data.items()}
+
+        prefixes = differing_prefixes(digest_buckets(store), remote_children)
+        fetch: list[str] = []
+        purge: list[str] = []
+        for prefix in prefixes:
+            remote_ids, size = self._query(pc_id, "ids", f"prefix={prefix}")
+            exchanged += size
+            f, p = needed(remote_ids, ids_with_prefix(store, prefix))
+            fetch += f
+            purge += p
+        fetched = 0
+        for start in range(0, len(fetch), protocol.MAX_ITEMS_PER_QUERY):
+            chunk = fetch[start:start + protocol.MAX_ITEMS_PER_QUERY]
+            records, size = self._query(pc_id, "items", payload=json.dumps(chunk).encode())
+            exchanged += size
+            items = PeerItems()
+            for record in records:
+                self._add_record(items, record)
+            fetched += sum(apply_peer_items(store, items).values())
+        if purge:
+            items = PeerItems(purges=purge)
+            apply_peer_items(store, items)
+        return fetched, len(purge), exchanged
+
+    def _add_record(self, items: PeerItems, record: dict[str, Any]) -> None:
+        if not isinstance(record, dict):
+            self._count("rejected.bad_shape")
+            return
+        if record.get("purged") and isinstance(record.get("id"), str):
+            items.purges.append(record["id"])
+            return
+        for kind in ("obs", "tomb"):
+            key, body = record.get(f"{kind}_key"), record.get(kind)
+            if isinstance(key, str) and isinstance(body, str):
+                try:
+                    self._add(items, classify_put(key, body.encode()))
+                except Rejected as exc:
+                    self._reject(exc, key)
+
+    # --------------------------------------------------------------- status
+
+    def _status_loop(self) -> None:
+        while not self.stop_event.wait(1.0):
+            self._write_status("running")
+
+    def _write_status(self, state: str) -> None:
+        with self.lock:
+            data = {
+                "state": state,
+                "pid": os.getpid(),
+                "role": self.cfg.role,
+                "pc_id": self.pc_id,
+                "listen": self.cfg.listen,
+                "connect": self.cfg.connect,
+                "started": self.started,
+                "updated": time.time(),
+                "peers": {pc: dict(p) for pc, p in self.peers.items()},
+                "stats": dict(self.stats),
+            }
+        write_status(Path(self.settings.state_dir) / STATUS_FILE, data)

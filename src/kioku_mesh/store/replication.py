@@ -1,0 +1,181 @@
+"""What the mesh node needs from the store: the change feed, the digest,
+id listings and item export for anti-entropy, and applying peers' items.
+
+Everything here runs on the host's one SQLite file; nothing is cached in a
+second place that could drift.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.keyspace import key_for
+from ..core.models import Observation, Tombstone
+from ..core.timeutil import parse_ts
+from .db import Store, row_to_observation
+
+PUBLISHED_SEQ = "published_seq"
+
+
+@dataclass
+class Change:
+    seq: int
+    kind: str  # obs, tomb, purge
+    id: str
+    origin: str
+    key: str | None
+
+
+@dataclass
+class PeerItems:
+    """Validated items from a peer, applied in one transaction."""
+
+    observations: list[Observation] = field(default_factory=list)
+    tombstones: list[tuple[Tombstone, str | None]] = field(default_factory=list)  # (tomb, key)
+    purges: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.observations) + len(self.tombstones) + len(self.purges)
+
+
+# ------------------------------------------------------------------ state
+
+
+def get_state(store: Store, key: str, default: str | None = None) -> str | None:
+    row = store.db.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else default
+
+
+def set_state(store: Store, values: dict[str, str]) -> None:
+    with store.write() as db:
+        db.executemany(
+            "INSERT INTO sync_state(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            list(values.items()),
+        )
+
+
+# ------------------------------------------------------------ change feed
+
+
+def pending_changes(store: Store, after: int, limit: int = 1000) -> tuple[list[Change], int]:
+    """Changes after `after` that this host must publish (not those received
+    from peers), and the last seq looked at, so the caller moves past peers'."""
+    rows = store.db.execute(
+        "SELECT seq, kind, id, origin, key FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
+        (after, limit),
+    ).fetchall()
+    last = rows[-1][0] if rows else after
+    return [Change(*row) for row in rows if row[3] != "peer"], last
+
+
+def last_change_seq(store: Store) -> int:
+    row = store.db.execute("SELECT max(seq) FROM changes").fetchone()
+    return int(row[0] or 0)
+
+
+def backlog(store: Store) -> int:
+    after = int(get_state(store, PUBLISHED_SEQ, "0") or 0)
+    row = store.db.execute(
+        "SELECT count(*) FROM changes WHERE seq > ? AND origin != 'peer'", (after,)
+    ).fetchone()
+    return int(row[0])
+
+
+def prune_changes(store: Store, upto: int) -> None:
+    with store.write() as db:
+        db.execute("DELETE FROM changes WHERE seq <= ?", (upto,))
+
+
+# ----------------------------------------------------------------- digest
+
+
+def digest_buckets(store: Store) -> dict[str, tuple[int, int]]:
+    return {r[0]: (r[1], r[2]) for r in store.db.execute("SELECT bucket, h, n FROM digest")}
+
+
+def ids_with_prefix(store: Store, prefix: str) -> dict[str, str]:
+    """id -> its states here: 'o' observation, 't' tombstone, 'p' purged."""
+    hi = prefix + "g"
+    out: dict[str, str] = {}
+    for table, tag in (("observations", "o"), ("tombstones", "t"), ("purged", "p")):
+        for (oid,) in store.db.execute(
+            f"SELECT id FROM {table} WHERE id >= ? AND id < ?", (prefix, hi)
+        ):
+            out[oid] = out.get(oid, "") + tag
+    return out
+
+
+# ------------------------------------------------------------ export/apply
+
+
+def observation_wire(store: Store, oid: str) -> tuple[str, str] | None:
+    """(canonical key, JSON) of one observation, or None."""
+    row = store.get_row(oid)
+    if row is None:
+        return None
+    obs = row_to_observation(row)
+    return key_for(obs), obs.to_json()
+
+
+def tombstone_wire(store: Store, oid: str) -> tuple[str, str] | None:
+    """(key, JSON) of one tombstone: the key mirrors its observation's."""
+    row = store.db.execute(
+        "SELECT t.id, t.reason, t.deleted_at, t.extras, t.key FROM tombstones t WHERE t.id = ?",
+        (oid,),
+    ).fetchone()
+    if row is None:
+        return None
+    tomb = Tombstone(row[0], row[1], row[2], json.loads(row[3]) if row[3] else {})
+    obs_row = store.get_row(oid)
+    key = key_for(row_to_observation(obs_row), "tomb") if obs_row is not None else row[4]
+    return (key, tomb.to_json()) if key else None
+
+
+def export_items(store: Store, ids: Iterable[str]) -> list[dict[str, Any]]:
+    """Full records of these ids, for a peer that lacks them."""
+    out = []
+    for oid in ids:
+        if store.db.execute("SELECT 1 FROM purged WHERE id = ?", (oid,)).fetchone():
+            out.append({"id": oid, "purged": True})
+            continue
+        item: dict[str, Any] = {"id": oid}
+        obs = observation_wire(store, oid)
+        if obs:
+            item["obs_key"], item["obs"] = obs
+        tomb = tombstone_wire(store, oid)
+        if tomb:
+            item["tomb_key"], item["tomb"] = tomb
+        if len(item) > 1:
+            out.append(item)
+    return out
+
+
+def apply_peer_items(store: Store, items: PeerItems) -> dict[str, int]:
+    """Store what peers sent, in one transaction; purged ids stay purged."""
+    counts = {"obs": 0, "tomb": 0, "purge": 0}
+    if items.observations:
+        counts["obs"] = store.add_observations(items.observations, origin="peer")
+    now = time.time()
+    with store.write() as db:
+        for tomb, key in items.tombstones:
+            if db.execute("SELECT 1 FROM purged WHERE id = ?", (tomb.observation_id,)).fetchone():
+                continue
+            cur = db.execute(
+                "INSERT INTO tombstones(id, reason, deleted_at, deleted_ts, extras, origin, key) "
+                "VALUES (?, ?, ?, ?, ?, 'peer', ?) ON CONFLICT(id) DO NOTHING",
+                (tomb.observation_id, tomb.reason, tomb.deleted_at,
+                 parse_ts(tomb.deleted_at) or now,
+                 json.dumps(tomb.extras, ensure_ascii=False) if tomb.extras else None, key),
+            )
+            counts["tomb"] += cur.rowcount
+        for oid in items.purges:
+            if db.execute("SELECT 1 FROM purged WHERE id = ?", (oid,)).fetchone():
+                continue
+            counts["purge"] += 1
+            store._purge_one(db, oid, "purged by a peer", now, "peer")
+    return counts
