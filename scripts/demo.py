@@ -80,8 +80,10 @@ def main() -> int:
         from demo_mcp import run_mcp_act
 
         run_mcp_act(base)
-        say("Four agents in four different tools shared one memory. Everything stayed on this host.")
-        run("codex", "status")
+        say("Four agents in four different tools shared one memory, all on this host.")
+        from demo_mesh import run_mesh_act
+
+        run_mesh_act(cli, base, root, say)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0

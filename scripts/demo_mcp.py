@@ -58,3 +58,18 @@ async def _act(env: dict[str, str]) -> None:
 
 def run_mcp_act(env: dict[str, str]) -> None:
     anyio.run(_act, env)
+
+
+async def _one_call(env: dict[str, str], tool: str, args: dict[str, object]) -> str:
+    server = shutil.which("kioku-mesh-mcp")
+    assert server is not None
+    async with stdio_client(StdioServerParameters(command=server, env=env)) as (r, w):
+        async with ClientSession(r, w) as session:
+            await session.initialize()
+            res = await session.call_tool(tool, args)
+            return str(res.content[0].text)
+
+
+def mcp_call(env: dict[str, str], tool: str, args: dict[str, object]) -> str:
+    """One tool call in a fresh MCP session (as an agent session would)."""
+    return anyio.run(_one_call, env, tool, args)

@@ -54,6 +54,7 @@ def status(mem: Memory) -> dict[str, Any]:
             "team_id": ident.team_id,
             "default_visibility": s.default_visibility,
         },
+        "mesh": _mesh_status(mem),
         "counts": {
             "total": total,
             "live": total - hidden,
@@ -64,6 +65,32 @@ def status(mem: Memory) -> dict[str, Any]:
             "purged_ids": db.execute("SELECT count(*) FROM purged").fetchone()[0],
         },
     }
+
+
+def _mesh_status(mem: Memory) -> dict[str, Any]:
+    """Node running or not, peers online and last sync per peer, what waits to go out."""
+    from ..mesh.status import read_status
+    from ..store.replication import backlog
+
+    node = read_status(mem.settings.state_dir)
+    out: dict[str, Any] = {"node_running": bool(node and node["running"]),
+                           "backlog": backlog(mem.store)}
+    if node:
+        peers = node.get("peers") or {}
+        out.update(
+            role=node.get("role"),
+            pid=node.get("pid") if node["running"] else None,
+            listen=node.get("listen"),
+            connect=node.get("connect"),
+            peers_online=sorted(pc for pc, p in peers.items() if p.get("online")),
+            peers={pc: {k: p.get(k) for k in ("role", "online", "last_sync", "error")}
+                   for pc, p in peers.items()},
+            rejected={k.split(".", 1)[1]: v for k, v in (node.get("stats") or {}).items()
+                      if k.startswith("rejected.")},
+            stats=node.get("stats") or {},
+            updated=node.get("updated"),
+        )
+    return out
 
 
 def doctor(mem: Memory) -> list[Check]:

@@ -12,6 +12,7 @@ from ..api import Memory, SearchQuery
 from ..core.errors import ValidationError
 from ..core.timeutil import parse_when
 from . import render
+from .mcp_commands import cmd_mcp
 from .render import Style, dump_json
 
 
@@ -42,15 +43,16 @@ def _list_arg(values: list[str]) -> list[str]:
 
 def cmd_init(args: argparse.Namespace) -> int:
     from ..core.config import load_settings, read_yaml, write_yaml
+    from .mesh_commands import check_mode_args, install_service, mesh_section
 
-    if args.mode != "local":
-        raise ValidationError(
-            f"mode {args.mode} needs the mesh node, which this version does not ship yet; "
-            "use --mode local"
-        )
+    check_mode_args(args)
     settings = load_settings()
     data = read_yaml(settings.config_path)
     data["mode"] = args.mode
+    if args.mode == "local":
+        data.pop("mesh", None)
+    else:
+        data["mesh"] = mesh_section(args.mode, args.listen, args.connect)
     for key in ("user_id", "team_id", "default_visibility"):
         value = getattr(args, key)
         if value:
@@ -60,15 +62,32 @@ def cmd_init(args: argparse.Namespace) -> int:
         db_path = mem.settings.db_path
         mem.store  # noqa: B018 - creates the store and runs migrations now
         pc_id = mem.identity.pc_id
+    service_path, service_text = (install_service(args.mode) if args.install_service
+                                  else (None, None))
     result = {"mode": args.mode, "config_path": str(settings.config_path),
-              "db_path": str(db_path), "pc_id": pc_id}
+              "db_path": str(db_path), "pc_id": pc_id, "mesh": data.get("mesh"),
+              "service_path": str(service_path) if service_path else None}
     if _fmt(args) == "json":
         dump_json(result)
-    else:
-        print(f"kioku-mesh is set up in {args.mode} mode.")
-        print(f"  config: {settings.config_path}")
-        print(f"  store:  {db_path}")
-        print(f"  host:   pc_id {pc_id}")
+        return 0
+    print(f"kioku-mesh is set up in {args.mode} mode.")
+    print(f"  config: {settings.config_path}")
+    print(f"  store:  {db_path}")
+    print(f"  host:   pc_id {pc_id}")
+    if args.mode != "local":
+        mesh = data["mesh"]
+        if args.mode == "hub":
+            print(f"  listen: {', '.join(mesh['listen'])}")
+        if mesh.get("connect"):
+            print(f"  dial:   {', '.join(mesh['connect'])}")
+        if service_path:
+            print(f"  service: {service_path}")
+            print("  start it with: systemctl --user daemon-reload && "
+                  "systemctl --user enable --now kioku-mesh-node")
+        elif service_text:
+            print(service_text)
+        else:
+            print("  run the node with: kioku-mesh node run  (or --install-service)")
     return 0
 
 
@@ -312,6 +331,23 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"project:   {info['project_config_path']}")
     print(f"store:     {info['db_path']} ({info['db_bytes'] / 1024:.0f} KiB)")
     print(f"identity:  {ident['agent_family']}/{ident['client_id']} pc {ident['pc_id'][:8]}")
+    mesh = info["mesh"]
+    if info["mode"] != "local" or mesh.get("role"):
+        state = "running" if mesh["node_running"] else "not running"
+        print(f"node:      {state}" + (f" ({mesh['role']}, pid {mesh['pid']})"
+                                        if mesh["node_running"] else ""))
+        import time
+
+        for pc, peer in sorted((mesh.get("peers") or {}).items()):
+            when = peer.get("last_sync")
+            ago = f"synced {time.time() - when:.0f}s ago" if when else "not synced yet"
+            online = "online" if peer.get("online") else "offline"
+            error = f"; error: {peer['error']}" if peer.get("error") else ""
+            print(f"  peer {pc[:8]} ({peer.get('role')}): {online}, {ago}{error}")
+        if mesh.get("rejected"):
+            print("  rejected samples: " + ", ".join(f"{k} {v}" for k, v in mesh["rejected"].items()))
+    if mesh["backlog"]:
+        print(f"backlog:   {mesh['backlog']} local changes not yet published")
     print(f"memories:  {c['live']} live, {c['tombstoned']} deleted, {c['superseded']} superseded, "
           f"{c['expired']} expired ({c['total']} stored, {c['purged_ids']} purged ids)")
     return 0
@@ -408,7 +444,16 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "doctor": cmd_doctor,
     "export": cmd_export,
     "import": cmd_import,
+    "mcp": cmd_mcp,
+    "node": lambda args: _mesh().cmd_node(args),
+    "mesh": lambda args: _mesh().cmd_mesh(args),
 }
+
+
+def _mesh() -> Any:
+    from . import mesh_commands
+
+    return mesh_commands
 
 
 def dispatch(args: argparse.Namespace) -> int:

@@ -55,6 +55,28 @@ def _filters(p: argparse.ArgumentParser) -> None:
                    help="all three of the above")
 
 
+# Kept in step with api.mcp_install.CLIENTS (a test checks): importing it here would slow every start.
+MCP_CLIENTS = ("claude-code", "codex", "gemini", "claude-desktop", "cursor")
+
+
+def _mcp(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("mcp", help="add the MCP server to a coding agent's config, or remove it")
+    actions = p.add_subparsers(dest="mcp_command", metavar="ACTION", required=True, parser_class=Parser)
+    for action, text in (("install", "add kioku-mesh-mcp to a client's config"),
+                         ("uninstall", "remove kioku-mesh-mcp from a client's config")):
+        q = actions.add_parser(action, parents=[common], help=text)
+        q.add_argument("--client", required=True, choices=MCP_CLIENTS)
+        q.add_argument("--name", default="kioku-mesh", help="server name in that config (kioku-mesh)")
+        q.add_argument("--dry-run", action="store_true", help="print the exact change; write nothing")
+        q.add_argument("--no-client-cli", action="store_true",
+                       help="edit the file even when the client's own CLI (claude) is on PATH")
+        if action == "install":
+            q.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                           help="extra environment for the server (repeatable)")
+            q.add_argument("--force", action="store_true",
+                           help="replace an existing entry of that name that differs")
+
+
 def build_parser() -> Parser:
     common = _common()
     parser = Parser(
@@ -69,6 +91,13 @@ def build_parser() -> Parser:
     p.add_argument("--user-id", help="your user id for the user scope")
     p.add_argument("--team-id", help="your team id for the team scope")
     p.add_argument("--default-visibility", choices=["mesh", "user", "team"])
+    p.add_argument("--listen", action="append", default=[], metavar="EP",
+                   help="hub: endpoint to listen on (repeatable; default tcp/0.0.0.0:7447)")
+    p.add_argument("--connect", action="append", default=[], metavar="EP",
+                   help="spoke: hub endpoint to dial (repeat for a second hub); "
+                        "hub: another hub to link with")
+    p.add_argument("--install-service", action="store_true",
+                   help="write a systemd user unit for the node (macOS: print a launchd plist)")
 
     p = sub.add_parser("save", parents=[common], help="save a memory")
     p.add_argument("content", help="the memory text, or - to read it from stdin")
@@ -135,6 +164,11 @@ def build_parser() -> Parser:
 
     p = sub.add_parser("import", parents=[common], help="read memories from JSONL")
     p.add_argument("file", help="JSONL file, or - for stdin")
+
+    _mcp(sub, common)
+    from .mesh_commands import add_parsers as add_mesh_parsers
+
+    add_mesh_parsers(sub, common, Parser)
     return parser
 
 

@@ -113,6 +113,7 @@ class Node:
                 thread = threading.Thread(target=target, name=target.__name__, daemon=True)
                 thread.start()
                 self._threads.append(thread)
+            self._write_status("running")
             log.info("node %s running as %s", self.pc_id[:8], self.cfg.role)
             while not self.stop_event.wait(0.5):
                 pass
