@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Settings
+from .errors import ConfigError
 from .models import is_valid_id
 
 PC_ID_FILE = "pc_id"
@@ -59,7 +60,10 @@ def load_pc_id(state_dir: Path) -> str:
     existing = _read_id(path)
     if existing:
         return existing
-    state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create state dir {state_dir}: {exc.strerror}") from None
     fd, tmp = tempfile.mkstemp(dir=state_dir, prefix=".pc_id.")
     try:
         with os.fdopen(fd, "w") as handle:
@@ -72,7 +76,7 @@ def load_pc_id(state_dir: Path) -> str:
         os.unlink(tmp)
     winner = _read_id(path)
     if not winner:
-        raise OSError(f"{path} holds no valid pc_id; delete it to make a new one")
+        raise ConfigError(f"{path} holds no valid pc_id (32 hex characters); fix or delete it")
     return winner
 
 

@@ -166,18 +166,30 @@ def _run_text(
     rel_ctes = ", ".join(f"r{i} AS MATERIALIZED ({p})" for i, p in enumerate(rel_parts))
     rel_union = " UNION ALL ".join(f"SELECT seq, s FROM r{i}" for i in range(len(rel_parts)))
     where = _filters(q, scope, params)
-    joiner = " INTERSECT " if combine == "all" else " UNION "
+    hits = ""
+    # `rel` holds every memory matching at least one term: with one term, or
+    # when any term will do, that is exactly the hit set. Only "every term"
+    # of several needs the per-term sets, probed through an index (IN), not
+    # joined as a scan of `rel` per hit.
+    if combine == "all" and len(sets) > 1:
+        hits = f"hits(seq) AS ({' INTERSECT '.join(f'SELECT * FROM ({s})' for s in sets)}),"
+        where.append("rel.seq IN hits")
+    # Ranking sorts narrow rows; full rows and flags are read for the page only.
     sql = f"""
-        WITH hits(seq) AS ({joiner.join(f"SELECT * FROM ({s})" for s in sets)}),
+        WITH {hits}
         {rel_ctes},
-        rel(seq, r) AS (SELECT seq, min(s) FROM ({rel_union}) GROUP BY seq)
-        SELECT o.*, {_flags()}, count(*) OVER () AS total,
-               -rel.r * {_boost()} AS score
-        FROM hits JOIN observations o ON o.seq = hits.seq
-        JOIN rel ON rel.seq = hits.seq
-        WHERE {" AND ".join(where)}
-        ORDER BY score DESC, o.created_ts DESC
-        LIMIT :limit OFFSET :offset
+        rel(seq, r) AS (SELECT seq, min(s) FROM ({rel_union}) GROUP BY seq),
+        page AS MATERIALIZED (
+            SELECT o.seq AS seq, o.created_ts AS created_ts, count(*) OVER () AS total,
+                   -rel.r * {_boost()} AS score
+            FROM rel JOIN observations o ON o.seq = rel.seq
+            WHERE {" AND ".join(where)}
+            ORDER BY score DESC, o.created_ts DESC
+            LIMIT :limit OFFSET :offset
+        )
+        SELECT o.*, {_flags()}, page.total AS total, page.score AS score
+        FROM page JOIN observations o ON o.seq = page.seq
+        ORDER BY page.score DESC, page.created_ts DESC
     """
     rows = db.execute(sql, params).fetchall()
     return rows, (rows[0]["total"] if rows else 0)
