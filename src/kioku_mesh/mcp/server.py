@@ -14,14 +14,14 @@ import threading
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp_types import CallToolResult, TextContent
 from pydantic import Field
 
 from .. import __version__
 from ..api import Memory, SearchQuery
 from ..api.maintenance import status as store_status
-from ..core.errors import KiokuError
+from ..core.errors import KiokuError, NotFoundError, ValidationError
 from ..core.timeutil import parse_when
 from . import format as fmt
 
@@ -254,7 +254,15 @@ def build_server(memory: Memory) -> MCPServer:
     @server.resource("kioku://memory/{memory_id}", name="memory",
                      description="One memory by id", mime_type="application/json")
     def memory_by_id(memory_id: str) -> str:
-        return call(memory.get, memory_id).observation.to_json()
+        # A resource must fail with ResourceError: anything else (ToolError too)
+        # is a crash to the SDK, logged with a traceback, its message withheld.
+        with lock:
+            try:
+                return memory.get(memory_id).observation.to_json()
+            except (NotFoundError, ValidationError) as exc:
+                raise ResourceNotFoundError(str(exc)) from None
+            except KiokuError as exc:
+                raise ResourceError(str(exc)) from None
 
     return server
 
@@ -266,7 +274,7 @@ def main() -> None:
         memory = Memory()
         memory.store  # noqa: B018 - open now: a broken store fails at start, not mid-session
         _ = memory.identity
-    except KiokuError as exc:
+    except (KiokuError, OSError) as exc:  # OSError: e.g. an unreadable or corrupt pc_id file
         print(f"kioku-mesh-mcp: error: {exc}", file=sys.stderr)
         sys.exit(1)
     try:
