@@ -133,10 +133,32 @@ def doctor(mem: Memory) -> list[Check]:
         f"{vis}" + ("" if needs else f": set {'user_id' if vis == 'user' else 'team_id'}"),
     ))
     if s.mode != "local":
-        checks.append(Check(
-            "mesh node", False,
-            f"mode {s.mode} needs the mesh node, which this version does not ship yet",
-        ))
+        checks.extend(_mesh_checks(mem))
+    return checks
+
+
+def _mesh_checks(mem: Memory) -> list[Check]:
+    from ..core.errors import ConfigError
+    from ..mesh.config import from_settings
+    from ..mesh.status import read_status
+
+    try:
+        cfg = from_settings(mem.settings)
+    except ConfigError as exc:
+        return [Check("mesh config", False, str(exc))]
+    where = ", ".join(cfg.listen if cfg.role == "hub" else cfg.connect)
+    checks = [Check("mesh config", True, f"{cfg.role}: {where}")]
+    node = read_status(mem.settings.state_dir)
+    if not node or not node["running"]:
+        checks.append(Check("mesh node", False,
+                            "not running: start it with `kioku-mesh node run` (or the service)"))
+        return checks
+    online = [pc for pc, p in (node.get("peers") or {}).items() if p.get("online")]
+    checks.append(Check("mesh node", True, f"running (pid {node['pid']})"))
+    if cfg.role == "spoke":
+        checks.append(Check("hub reachable", bool(online),
+                            f"{len(online)} peer(s) online" if online
+                            else f"no hub online: check that {where} is reachable"))
     return checks
 
 

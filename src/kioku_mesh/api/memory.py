@@ -16,6 +16,7 @@ from ..core.models import (
     MEMORY_TYPES,
     Observation,
     Tombstone,
+    check_text,
     derive_summary,
     is_valid_id,
     new_id,
@@ -27,6 +28,7 @@ from ..store.search import ReaderScope, SearchQuery, SearchResult, search
 from ..store.textindex import words_for_index
 
 if TYPE_CHECKING:
+    from ..core.redact import Allowlist, Redaction
     from .recall import RecallPack
 
 
@@ -42,6 +44,8 @@ class SaveResult:
     observation: Observation
     scope: str  # "mesh", "user/<id>" or "team/<id>"
     similar: list[Similar] = field(default_factory=list)
+    # Secrets replaced by [REDACTED:<kind>] before storing: kind, field, count (never the secret).
+    redactions: list[Redaction] = field(default_factory=list)
 
 
 NEAR_DUPLICATE = 0.6
@@ -91,6 +95,7 @@ class Memory:
         self.settings = settings or load_settings(cwd)
         self._store: Store | None = None
         self._identity: Identity | None = None
+        self._allowlist: Allowlist | None = None
 
     # ------------------------------------------------------------ plumbing
 
@@ -144,8 +149,10 @@ class Memory:
         ttl_sec: int | None = None,
         expires_at: str | None = None,
         check_similar: bool = True,
+        allow_secrets: bool = False,
     ) -> SaveResult:
-        """Validate, commit locally and return; replication happens elsewhere."""
+        """Redact secrets, validate, commit locally and return; replication
+        happens elsewhere. `allow_secrets=True` stores the text as given."""
         if not isinstance(content, str) or not isinstance(subject, str):
             raise ValidationError("content and subject must be text")
         ident = self.identity
@@ -157,7 +164,7 @@ class Memory:
             created_at=format_ts(now),
             content=content,
             subject=subject.strip(),
-            summary=(summary.strip() if summary else "") or derive_summary(content),
+            summary=summary.strip() if summary else "",
             project=(project or "").strip(),
             tags=split_list(tags),
             memory_type=(memory_type or "note").strip().lower(),
@@ -173,10 +180,26 @@ class Memory:
             scope_id=scope_id,
             expires_at=self._expiry(now, ttl_sec, expires_at),
         )
+        redactions: list[Redaction] = []
+        if not allow_secrets:
+            from ..core.redact import redact_observation  # compiles its rules: only saves pay
+
+            obs, redactions = redact_observation(obs, self.redaction_allowlist)
+        if not obs.summary:  # derived after redaction, so it cannot carry a secret back
+            obs.summary = derive_summary(obs.content)
         validate_new(obs, self.settings.limits)
         similar = self.find_similar(obs) if check_similar else []
         self.store.add_observation(obs, origin="local")
-        return SaveResult(obs, scope_label(obs.visibility, obs.scope_id), similar)
+        return SaveResult(obs, scope_label(obs.visibility, obs.scope_id), similar, redactions)
+
+    @property
+    def redaction_allowlist(self) -> Allowlist:
+        if self._allowlist is None:
+            from ..core.redact import Allowlist
+
+            self._allowlist = Allowlist.build(self.settings.redaction_allowlist,
+                                              self.settings.redaction_allow_patterns)
+        return self._allowlist
 
     def find_similar(self, obs: Observation, limit: int = 5) -> list[Similar]:
         """Live memories whose subject and content overlap this one heavily
@@ -243,7 +266,7 @@ class Memory:
         if view.hidden and not include_hidden:
             state = "deleted" if view.tombstone else "superseded" if view.superseded_by else "expired"
             raise NotFoundError(
-                f"memory {oid[:12]} is {state}; pass --include-hidden to show it anyway"
+                f"memory {oid[:12]} is {state}; show it with --include-hidden (MCP: include_hidden)"
             )
         return view
 
@@ -288,6 +311,7 @@ class Memory:
 
     def delete(self, id_or_prefix: str, reason: str = "") -> Tombstone:
         """Tombstone one memory (a logical delete that replicates)."""
+        check_text("reason", reason)
         oid = self.store.resolve_id(id_or_prefix)
         existing = self.store.tombstone(oid)
         if existing is not None:
@@ -317,6 +341,7 @@ class Memory:
         return [h.observation for h in self.search(q).hits]
 
     def delete_many(self, ids: Sequence[str], reason: str = "bulk delete") -> int:
+        check_text("reason", reason)
         now = now_wire()
         return self.store.add_tombstones((Tombstone(oid, reason, now) for oid in ids), "local")
 
@@ -324,6 +349,9 @@ class Memory:
         """Physically delete one memory everywhere on this host; never resurrected."""
         text = id_or_prefix.strip().lower()
         oid = text if is_valid_id(text) else self.store.resolve_id(text)
+        if self.store.get_row(oid) is None and self.store.tombstone(oid) is None:
+            # Checked before writing: an unknown id must not be recorded as purged.
+            raise NotFoundError(f"no memory with id {id_or_prefix!r}")
         if not self.store.purge([oid], "purge"):
             raise NotFoundError(f"no memory with id {id_or_prefix!r}")
         return oid

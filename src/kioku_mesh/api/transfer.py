@@ -71,6 +71,10 @@ def parse_line(mem: Memory, text: str) -> Observation | Tombstone:
         raise ValidationError(f"not valid JSON ({exc.msg})") from None
     if not isinstance(data, dict):
         raise ValidationError("not a JSON object")
+    try:  # a lone surrogate escape ("\\ud800") anywhere cannot be stored as UTF-8
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("contains a \\u escape that is not valid UTF-8 (lone surrogate)") from None
     if _is_tombstone(data):
         return Tombstone.from_wire(data)
     _check_types(data)
