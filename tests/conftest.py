@@ -106,3 +106,16 @@ def memory(km: Env, monkeypatch: pytest.MonkeyPatch):
     mem = Memory()
     yield mem
     mem.close()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path):
+    """Mesh hosts for the multi-process tests; every node left running is
+    stopped at teardown (and must exit promptly on SIGTERM)."""
+    from mesh_helpers import Cluster
+
+    mesh = Cluster(tmp_path / "mesh")
+    try:
+        yield mesh
+    finally:
+        mesh.close()

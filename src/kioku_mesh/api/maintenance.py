@@ -89,6 +89,8 @@ def _mesh_status(mem: Memory) -> dict[str, Any]:
                       if k.startswith("rejected.")},
             stats=node.get("stats") or {},
             updated=node.get("updated"),
+            state=node.get("state"),
+            error=node.get("error"),
         )
     return out
 

@@ -14,6 +14,7 @@ from ..core.timeutil import parse_when
 from . import render
 from .mcp_commands import cmd_mcp
 from .render import Style, dump_json
+from .tls_commands import cmd_tls
 
 
 def _fmt(args: argparse.Namespace, default: str = "text") -> str:
@@ -52,7 +53,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     if args.mode == "local":
         data.pop("mesh", None)
     else:
-        data["mesh"] = mesh_section(args.mode, args.listen, args.connect)
+        data["mesh"] = mesh_section(args.mode, args.listen, args.connect, tls=args.tls)
     for key in ("user_id", "team_id", "default_visibility"):
         value = getattr(args, key)
         if value:
@@ -111,12 +112,19 @@ def cmd_save(args: argparse.Namespace) -> int:
             supersedes=args.supersedes,
             ttl_sec=args.ttl,
             expires_at=args.expires_at,
+            allow_secrets=args.allow_secrets,
         )
     obs = result.observation
+    if result.redactions:
+        from ..core.redact import describe
+
+        print(f"note: redacted {describe(result.redactions)}; "
+              "save with --allow-secrets to keep them", file=sys.stderr)
     if _fmt(args) == "json":
         dump_json({"observation_id": obs.observation_id, "scope": result.scope,
                    "observation": obs.to_wire(),
-                   "similar": [vars(s) for s in result.similar]})
+                   "similar": [vars(s) for s in result.similar],
+                   "redactions": [r.to_dict() for r in result.redactions]})
     else:
         print(f"saved {obs.observation_id} (visibility={result.scope})")
         for sim in result.similar:
@@ -338,6 +346,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                                         if mesh["node_running"] else ""))
         import time
 
+        if mesh.get("error") and mesh.get("state") == "connecting":
+            print(f"  {mesh['error']}")
         for pc, peer in sorted((mesh.get("peers") or {}).items()):
             when = peer.get("last_sync")
             ago = f"synced {time.time() - when:.0f}s ago" if when else "not synced yet"
@@ -447,7 +457,15 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "mcp": cmd_mcp,
     "node": lambda args: _mesh().cmd_node(args),
     "mesh": lambda args: _mesh().cmd_mesh(args),
+    "team": lambda args: _team(args),
+    "tls": cmd_tls,
 }
+
+
+def _team(args: argparse.Namespace) -> int:
+    from .team_commands import cmd_team
+
+    return cmd_team(args)
 
 
 def _mesh() -> Any:

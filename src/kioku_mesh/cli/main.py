@@ -96,6 +96,8 @@ def build_parser() -> Parser:
     p.add_argument("--connect", action="append", default=[], metavar="EP",
                    help="spoke: hub endpoint to dial (repeat for a second hub); "
                         "hub: another hub to link with")
+    p.add_argument("--tls", action="store_true",
+                   help="mutual TLS on every mesh link (needs `kioku-mesh tls install` first)")
     p.add_argument("--install-service", action="store_true",
                    help="write a systemd user unit for the node (macOS: print a launchd plist)")
 
@@ -114,6 +116,8 @@ def build_parser() -> Parser:
     p.add_argument("--supersedes", help="comma-separated ids (or 8+ char prefixes) it replaces")
     p.add_argument("--ttl", type=int, metavar="SECONDS", help="expire after this many seconds")
     p.add_argument("--expires-at", metavar="ISO", help="expire at this time")
+    p.add_argument("--allow-secrets", action="store_true",
+                   help="store credentials as given (by default they become [REDACTED:<kind>])")
 
     p = sub.add_parser("search", parents=[common], help="search memories")
     p.add_argument("query", nargs="?", default="", help="words to look for (optional)")
@@ -169,6 +173,12 @@ def build_parser() -> Parser:
     from .mesh_commands import add_parsers as add_mesh_parsers
 
     add_mesh_parsers(sub, common, Parser)
+    from .team_commands import add_parsers as add_team_parsers
+
+    add_team_parsers(sub, common, Parser)
+    from .tls_commands import add_parsers as add_tls_parsers
+
+    add_tls_parsers(sub, common, Parser)
     return parser
 
 

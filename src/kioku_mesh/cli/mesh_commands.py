@@ -33,11 +33,27 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, parser_class: type) -
 
 
 def _run(settings: Any, cfg: Any) -> int:
+    if cfg.tls_block is not None or cfg.uses_tls:
+        from ..tls.node_config import zenoh_tls_block
+
+        cfg.tls_block = zenoh_tls_block(settings)
+        cfg.validate()
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s kioku-mesh node: %(message)s", datefmt="%H:%M:%S")
     from ..mesh.node import Node
 
-    node = Node(settings, cfg)
+    acl_source = None
+    if cfg.role == "hub" and cfg.tls_block is not None:
+        # Scopes are enforced by certificate identity only where peers have one.
+        from ..api.teams import load_acl
+        from ..core.config import load_settings
+        from ..mesh.acl import access_control
+
+        def acl_source() -> dict[str, Any]:
+            acl = load_acl(load_settings())
+            return access_control(acl["users"], acl["teams"])
+
+    node = Node(settings, cfg, acl_source=acl_source)
     node.install_signal_handlers()
     where = ", ".join(cfg.listen) if cfg.role == "hub" else ", ".join(cfg.connect)
     print(f"kioku-mesh node {node.pc_id[:8]}: {cfg.role} "
@@ -69,16 +85,24 @@ def cmd_mesh(args: argparse.Namespace) -> int:
     return _run(settings, cfg)
 
 
-def mesh_section(mode: str, listen: list[str], connect: list[str]) -> dict[str, Any]:
-    """The `mesh:` block `init` writes, validated as the node would read it."""
+def mesh_section(mode: str, listen: list[str], connect: list[str], tls: bool = False
+                 ) -> dict[str, Any]:
+    """The `mesh:` block `init` writes, validated as the node would read it.
+    With TLS, tcp/ endpoints become tls/ ones (same host and port)."""
     from ..mesh.config import DEFAULT_HUB_LISTEN, MeshConfig
 
-    cfg = MeshConfig(role=mode, listen=listen or ([DEFAULT_HUB_LISTEN] if mode == "hub" else []),
-                     connect=connect)
+    def proto(eps: list[str]) -> list[str]:
+        return [("tls/" + ep[4:]) if tls and ep.startswith("tcp/") else ep for ep in eps]
+
+    cfg = MeshConfig(role=mode, listen=proto(listen or ([DEFAULT_HUB_LISTEN] if mode == "hub"
+                                                         else [])),
+                     connect=proto(connect), tls_block={} if tls else None)
     cfg.validate()
     section: dict[str, Any] = {"connect": cfg.connect}
     if mode == "hub":
         section["listen"] = cfg.listen
+    if tls:
+        section["tls"] = True
     return section
 
 
@@ -126,7 +150,7 @@ def install_service(mode: str) -> tuple[Path | None, str]:
 
 
 def check_mode_args(args: argparse.Namespace) -> None:
-    if args.mode == "local" and (args.listen or args.connect):
-        raise ConfigError("--listen and --connect are for --mode hub or spoke")
+    if args.mode == "local" and (args.listen or args.connect or args.tls):
+        raise ConfigError("--listen, --connect and --tls are for --mode hub or spoke")
     if args.mode == "spoke" and not args.connect:
         raise ConfigError("a spoke needs --connect EP (the hub's endpoint, e.g. tcp/hub:7447)")

@@ -105,6 +105,9 @@ class Settings:
     session_id: str = ""
     limits: Limits = field(default_factory=Limits)
     raw_global: dict[str, Any] = field(default_factory=dict)
+    # Secret redaction allowlist (global config `redaction:` and env only; see core.redact).
+    redaction_allowlist: tuple[str, ...] = ()
+    redaction_allow_patterns: tuple[str, ...] = ()
 
     @property
     def db_path(self) -> Path:
@@ -166,4 +169,41 @@ def load_settings(cwd: Path | None = None) -> Settings:
             raise ConfigError(f"max_content_bytes must be an integer, got {max_bytes!r}") from None
         if settings.limits.max_content_bytes <= 0:
             raise ConfigError("max_content_bytes must be positive")
+    settings.redaction_allowlist, settings.redaction_allow_patterns = _redaction(global_cfg)
     return settings
+
+
+REDACTION_KEYS = ("allowlist", "allow_patterns")
+
+
+def _redaction(global_cfg: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The secret-redaction allowlist: `redaction: {allowlist: [exact strings],
+    allow_patterns: [regexes]}` in the global file (never a project file: a
+    committed file must not switch redaction off), plus KIOKU_MESH_REDACTION_ALLOWLIST
+    (comma-separated exact strings). There is deliberately no global off switch."""
+    section = global_cfg.get("redaction") or {}
+    if not isinstance(section, dict):
+        raise ConfigError("redaction must be a mapping with allowlist and allow_patterns")
+    unknown = sorted(set(section) - set(REDACTION_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown redaction setting {unknown[0]!r}: use {' or '.join(REDACTION_KEYS)}")
+    lists: list[list[str]] = []
+    for key in REDACTION_KEYS:
+        value = section.get(key) or []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"redaction.{key} must be a list of strings")
+        lists.append([v for v in value if v])
+    allowlist, patterns = lists
+    extra = env("REDACTION_ALLOWLIST")
+    if extra:
+        allowlist += [v.strip() for v in extra.split(",") if v.strip()]
+    import re
+
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"redaction.allow_patterns: invalid regex {pattern!r}: {exc}") from None
+    return tuple(allowlist), tuple(patterns)

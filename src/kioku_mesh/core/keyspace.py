@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import ValidationError
-from .models import SLUG_RE, is_valid_id
+from .models import SLUG_RE, is_valid_id, scope_of
 
 KINDS = ("obs", "tomb")
 _FORBIDDEN = set("/*$#?")
@@ -116,3 +116,15 @@ def key_for(obs: object, kind: str = "obs") -> str:
         obs.session_id,
         obs.observation_id,
     )
+
+
+def key_scope(key: str | None) -> str | None:
+    """The sync scope (mesh, user/<id>, team/<id>) a memory key belongs to, or
+    None when it is not a single valid memory key."""
+    if not key:
+        return None
+    try:
+        parsed = parse_key(key)
+    except ValidationError:
+        return None
+    return scope_of(parsed.tier, parsed.scope_id)

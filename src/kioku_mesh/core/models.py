@@ -40,6 +40,11 @@ WIRE_FIELDS = (
 )
 
 
+def scope_of(visibility: str, scope_id: str) -> str:
+    """The sync scope of a memory: mesh (legacy included), user/<id> or team/<id>."""
+    return f"{visibility}/{scope_id}" if visibility in ("user", "team") else "mesh"
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 

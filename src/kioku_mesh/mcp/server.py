@@ -104,19 +104,28 @@ def build_server(memory: Memory) -> MCPServer:
             description="mesh (everyone), user (only you) or team; empty = configured default.")] = "",
         ttl_sec: Annotated[int | None, Field(description="Expire after this many seconds.")] = None,
         expires_at: Annotated[str, Field(description="Expire at this ISO time.")] = "",
+        allow_secrets: Annotated[bool, Field(
+            description="Store credentials as given. Default false: keys, tokens and passwords "
+                        "are replaced by [REDACTED:<kind>]; only set true when asked to.")] = False,
     ) -> CallToolResult:
         res = call(memory.save, content, subject, summary=summary, project=project, tags=tags,
                    memory_type=memory_type, importance=importance, source_files=source_files,
                    references=references, supersedes=supersedes, visibility=visibility or None,
-                   ttl_sec=ttl_sec, expires_at=expires_at or None)
+                   ttl_sec=ttl_sec, expires_at=expires_at or None, allow_secrets=allow_secrets)
         oid = res.observation.observation_id
         text = f"saved {oid} (visibility={res.scope})"
+        if res.redactions:
+            from ..core.redact import describe
+
+            text += (f"\nredacted {describe(res.redactions)}: stored as [REDACTED:<kind>]; "
+                     "the secret itself was not saved")
         for sim in res.similar:
             text += (f"\nnear-duplicate of {sim.observation_id} ({sim.subject!r}, similarity "
                      f"{sim.similarity}): if this replaces it, save with supersedes=[that id] "
                      "and delete nothing")
         return _result(text, {"observation_id": oid, "scope": res.scope,
-                              "similar": [vars(s) for s in res.similar]})
+                              "similar": [vars(s) for s in res.similar],
+                              "redactions": [r.to_dict() for r in res.redactions]})
 
     @server.tool(description="Search memories by words (stems, partial words, Japanese) and filters. "
                              "Returns compact hits; use get_memory for the full record.")

@@ -28,6 +28,14 @@ class MeshConfig:
     publish_poll_s: float = 0.005
     lease_ms: int = 3000
     multicast: bool = False
+    # transport.link.tls of the Zenoh config (mutual TLS); None for plain TCP.
+    tls_block: dict[str, Any] | None = None
+    # Zenoh access_control for a hub (scopes bound to certificate common names).
+    access_control: dict[str, Any] | None = None
+
+    @property
+    def uses_tls(self) -> bool:
+        return any(ep.startswith("tls/") for ep in self.listen + self.connect)
 
     def validate(self) -> None:
         if self.role not in ROLES:
@@ -40,6 +48,9 @@ class MeshConfig:
             check_endpoint(ep)
         if self.sync_interval_s <= 0:
             raise ConfigError("sync_interval_s must be positive")
+        if self.tls_block is not None and not all(
+                ep.startswith("tls/") for ep in self.listen + self.connect):
+            raise ConfigError("with TLS on, every endpoint must be tls/HOST:PORT")
 
 
 def check_endpoint(endpoint: str) -> None:
@@ -71,13 +82,17 @@ def from_settings(settings: Settings) -> MeshConfig:
             raise ConfigError(f"mesh.{name} must be a list of endpoints")
         return list(value)
 
+    tls = bool(raw.get("tls", False))
+    default_listen = DEFAULT_HUB_LISTEN.replace("tcp/", "tls/") if tls else DEFAULT_HUB_LISTEN
     cfg = MeshConfig(
         role=settings.mode,
-        listen=endpoints("listen") or ([DEFAULT_HUB_LISTEN] if settings.mode == "hub" else []),
+        listen=endpoints("listen") or ([default_listen] if settings.mode == "hub" else []),
         connect=endpoints("connect"),
         sync_interval_s=float(raw.get("sync_interval_s", 5.0)),
         multicast=bool(raw.get("multicast", False)),
     )
+    if tls:
+        cfg.tls_block = {}  # filled from the installed certificate by the caller
     cfg.validate()
     return cfg
 
@@ -96,6 +111,10 @@ def zenoh_config(cfg: MeshConfig) -> dict[str, Any]:
         },
         "transport": {"link": {"tx": {"lease": cfg.lease_ms}}},
     }
+    if cfg.tls_block is not None:
+        doc["transport"]["link"]["tls"] = dict(cfg.tls_block)
+    if cfg.access_control is not None:
+        doc["access_control"] = cfg.access_control
     # A client's open fails at once when no hub answers (an infinite connect
     # timeout would block forever instead): the node retries the open itself.
     return doc

@@ -8,6 +8,7 @@ reason. Nothing partial is ever written: the writer applies whole actions.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from ..core.errors import ValidationError
@@ -15,6 +16,8 @@ from ..core.keyspace import parse_key
 from ..core.models import Observation, Tombstone, is_valid_id
 
 MAX_SAMPLE_BYTES = 1024 * 1024
+# A \uD800-\uDFFF escape: valid JSON, but a lone one cannot be stored as UTF-8.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class Rejected(Exception):
@@ -36,9 +39,15 @@ def _decode(payload: bytes) -> object:
     if len(payload) > MAX_SAMPLE_BYTES:
         raise Rejected("oversized", f"{len(payload)} bytes")
     try:
-        return json.loads(payload.decode("utf-8"))
+        data = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise Rejected("bad_json") from None
+    if _SURROGATE_ESCAPE.search(payload):  # rare: only then pay for the full check
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise Rejected("bad_json", "lone surrogate escape") from None
+    return data
 
 
 def classify_delete(key: str) -> Action:

@@ -19,6 +19,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import zenoh
 
 from ..core.config import Settings
 from ..core.identity import load_pc_id
+from ..core.keyspace import key_scope
 from ..store.db import Store
 from ..store.replication import (
     PUBLISHED_SEQ,
@@ -50,9 +52,54 @@ BLOCK = zenoh.CongestionControl.BLOCK
 QUERY_TIMEOUT_S = 10.0
 
 
+def _refusal_hint(endpoints: list[str], tls: bool, exc: Exception) -> str:
+    """Zenoh only says "Unable to connect": tell "nothing listens" from "refused"."""
+    answering = [ep for ep in endpoints if _tcp_answers(ep)]
+    if not answering:
+        return "nothing answers there (hub down, wrong address or port, or a firewall)."
+    if tls:
+        return ("the hub answers but refused the TLS handshake: our certificate is not signed "
+                "by the hub's CA, or the hub's certificate does not name the address we dial "
+                "(see `kioku-mesh tls info` on both hosts).")
+    return f"the hub answers but the session failed ({str(exc).split(' at ')[0]})."
+
+
+def _tcp_answers(endpoint: str) -> bool:
+    import socket
+
+    _, _, hostport = endpoint.partition("/")
+    host, _, port = hostport.split("#")[0].rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=1.0):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def readable_scopes(settings: Settings) -> list[str]:
+    scopes = ["mesh"]
+    if settings.user_id:
+        scopes.append(f"user/{settings.user_id}")
+    teams = [settings.team_id] if settings.team_id else []
+    extra = settings.raw_global.get("teams")
+    if isinstance(extra, list):
+        teams += [str(t) for t in extra]
+    scopes += [f"team/{t}" for t in dict.fromkeys(teams)]
+    return scopes
+
+
+def scope_key_exprs(scope: str) -> list[str]:
+    """The `mem/` key expressions a scope's memories live under."""
+    if scope == "mesh":
+        return ["mem/mesh/**", "mem/obs/**", "mem/tomb/**"]
+    return [f"mem/{scope}/**"]
+
+
 class Node:
-    def __init__(self, settings: Settings, cfg: MeshConfig) -> None:
+    def __init__(self, settings: Settings, cfg: MeshConfig,
+                 acl_source: Callable[[], dict[str, Any]] | None = None) -> None:
         cfg.validate()
+        self.acl_source = acl_source  # hub with access control: rules, re-read live
         self.settings = settings
         self.cfg = cfg
         self.pc_id = load_pc_id(settings.state_dir)
@@ -67,6 +114,9 @@ class Node:
         self._threads: list[threading.Thread] = []
         self._query_store: Store | None = None
         self._query_lock = threading.Lock()
+        # Scopes this node stores and syncs: a hub all of them (None), a spoke
+        # the mesh plus its user's and teams' own.
+        self.readable: list[str] | None = None if cfg.role == "hub" else readable_scopes(settings)
 
     # ----------------------------------------------------------- lifecycle
 
@@ -80,56 +130,94 @@ class Node:
             try:
                 return zenoh.open(conf)
             except zenoh.ZError as exc:
-                log.warning("cannot reach %s (%s); retrying", ", ".join(self.cfg.connect), exc)
+                reason = (f"cannot connect to {', '.join(self.cfg.connect)}: "
+                          f"{_refusal_hint(self.cfg.connect, self.cfg.uses_tls, exc)}")
+                log.warning("%s Retrying.", reason)
+                self._write_status("connecting", error=reason)
                 self.stop_event.wait(delay)
                 delay = min(delay * 2, 5.0)
                 conf = zenoh.Config.from_json5(zenoh_config_json(self.cfg))
         return None
 
     def run(self) -> None:
-        """Run until stop() or SIGTERM/SIGINT; closes everything on the way out."""
+        """Run until stop() or SIGTERM/SIGINT; closes everything on the way out.
+
+        When the hub's access control changes (team membership), the session
+        is reopened with the new rules; the store and the threads carry on."""
         self._query_store = self._open_store()
         self._write_status("starting")
-        session = self._open_session()
-        if session is None:
-            return
-        self.session = session
-        declared: list[Any] = []
         try:
-            declared.append(session.declare_subscriber(
-                "mem/**", self._on_sample, allowed_origin=zenoh.Locality.REMOTE))
-            declared.append(session.declare_queryable(
-                f"{protocol.SYNC_PREFIX}/{self.pc_id}/*", self._on_sync_query))
-            declared.append(session.declare_queryable(
-                "mem/**", self._on_storage_query, complete=True,
-                allowed_origin=zenoh.Locality.REMOTE))
-            liveliness = session.liveliness()
-            declared.append(liveliness.declare_subscriber(
-                f"{protocol.NODE_PREFIX}/**", self._on_liveliness, history=True))
-            declared.append(liveliness.declare_token(
-                protocol.liveliness_key(self.cfg.role, self.pc_id)))
-            for target in (self._writer_loop, self._publisher_loop, self._sync_loop,
-                           self._status_loop):
-                thread = threading.Thread(target=target, name=target.__name__, daemon=True)
-                thread.start()
-                self._threads.append(thread)
-            self._write_status("running")
-            log.info("node %s running as %s", self.pc_id[:8], self.cfg.role)
-            while not self.stop_event.wait(0.5):
-                pass
+            while not self.stop_event.is_set():
+                if self.acl_source is not None:
+                    self.cfg.access_control = self.acl_source()
+                session = self._open_session()
+                if session is None:
+                    break
+                self.session = session
+                declared = self._declare(session)
+                try:
+                    if not self._threads:
+                        for target in (self._writer_loop, self._publisher_loop,
+                                       self._sync_loop, self._status_loop):
+                            thread = threading.Thread(target=target, name=target.__name__,
+                                                      daemon=True)
+                            thread.start()
+                            self._threads.append(thread)
+                    self._write_status("running")
+                    log.info("node %s running as %s", self.pc_id[:8], self.cfg.role)
+                    self._serve_until_change()
+                finally:
+                    for entity in reversed(declared):
+                        try:
+                            entity.undeclare()
+                        except zenoh.ZError:
+                            pass
+                    session.close()
         finally:
             self.stop_event.set()
             self.sync_wakeup.set()
             for thread in self._threads:
                 thread.join(timeout=10)
-            for entity in reversed(declared):
-                try:
-                    entity.undeclare()
-                except zenoh.ZError:
-                    pass
-            session.close()
             self._write_status("stopped")
             self._query_store.close()
+
+    def _serve_until_change(self) -> None:
+        last_check = time.monotonic()
+        while not self.stop_event.wait(0.5):
+            if self.acl_source is None or time.monotonic() - last_check < 2.0:
+                continue
+            last_check = time.monotonic()
+            try:
+                fresh = self.acl_source()
+            except Exception as exc:  # noqa: BLE001 - a bad edit must not stop the hub
+                log.warning("access control not reloaded: %s", exc)
+                continue
+            if fresh != self.cfg.access_control:
+                log.info("access control changed: reopening the session with the new rules")
+                return
+
+    def _declare(self, session: zenoh.Session) -> list[Any]:
+        """Declarations stay inside what this node may read: with access control
+        on, a broader one (`mem/**` from a spoke) is refused whole."""
+        declared: list[Any] = []
+        mem_exprs = (["mem/**"] if self.readable is None else
+                     [e for scope in self.readable for e in scope_key_exprs(scope)])
+        sync_exprs = ([f"{protocol.SYNC_PREFIX}/{self.pc_id}/**"] if self.readable is None else
+                      [protocol.sync_key(self.pc_id, scope, "*") for scope in self.readable])
+        for expr in mem_exprs:
+            declared.append(session.declare_subscriber(
+                expr, self._on_sample, allowed_origin=zenoh.Locality.REMOTE))
+            declared.append(session.declare_queryable(
+                expr, self._on_storage_query, complete=True,
+                allowed_origin=zenoh.Locality.REMOTE))
+        for expr in sync_exprs:
+            declared.append(session.declare_queryable(expr, self._on_sync_query))
+        liveliness = session.liveliness()
+        declared.append(liveliness.declare_subscriber(
+            f"{protocol.NODE_PREFIX}/**", self._on_liveliness, history=True))
+        declared.append(liveliness.declare_token(
+            protocol.liveliness_key(self.cfg.role, self.pc_id)))
+        return declared
 
     def stop(self, *_: object) -> None:
         self.stop_event.set()
@@ -161,13 +249,16 @@ class Node:
             self.sync_wakeup.set()
 
     def _on_sync_query(self, query: zenoh.Query) -> None:
-        what = str(query.key_expr).rsplit("/", 1)[-1]
         params = dict(query.parameters)
         payload = query.payload.to_bytes() if query.payload is not None else None
         try:
+            scope, what = protocol.parse_sync_key(str(query.key_expr))
+            if self.readable is not None and scope not in self.readable:
+                raise ValueError(f"scope {scope} is not held here")
             with self._query_lock:
                 assert self._query_store is not None
-                body = protocol.answer(self._query_store, what, params, payload)
+                body = protocol.answer(self._query_store, scope, what, params, payload,
+                                       self.readable)
             query.reply(query.key_expr, body)
         except (ValueError, KeyError) as exc:
             query.reply_err(f"bad sync query: {exc}")
@@ -187,7 +278,9 @@ class Node:
     def _writer_loop(self) -> None:
         store = self._open_store()
         try:
-            while not self.stop_event.is_set() or not self.inbox.empty():
+            # On stop, whatever is still queued is dropped rather than drained (a
+            # burst can queue 200,000 samples): anti-entropy fetches it next time.
+            while not self.stop_event.is_set():
                 try:
                     first = self.inbox.get(timeout=0.1)
                 except queue.Empty:
@@ -204,7 +297,13 @@ class Node:
                         self._add(items, classify(key, is_delete, payload))
                     except Rejected as exc:
                         self._reject(exc, key)
-                counts = apply_peer_items(store, items)
+                try:
+                    counts = apply_peer_items(store, items)
+                except Exception:  # never let one bad batch end ingestion for good
+                    log.exception("could not store %d received items; anti-entropy "
+                                  "will fetch them again", len(items))
+                    self._count("store_errors")
+                    continue
                 self._count("received", sum(counts.values()))
         finally:
             store.close()
@@ -217,6 +316,9 @@ class Node:
             items.tombstones.append((action.tombstone, action.key))
         elif action.kind == "purge":
             items.purges.append(action.id)
+            scope = key_scope(action.key)
+            if scope:
+                items.purge_scopes[action.id] = scope
 
     def _reject(self, exc: Rejected, key: str) -> None:
         self._count(f"rejected.{exc.reason}")
@@ -242,8 +344,12 @@ class Node:
                     self.stop_event.wait(self.cfg.publish_poll_s)
                     continue
                 changes, last = pending_changes(store, publish_from, 1000)
-                for change in changes:
-                    self._publish(store, change)
+                try:
+                    for change in changes:
+                        self._publish(store, change)
+                except zenoh.ZError:  # session being reopened: publish again shortly
+                    self.stop_event.wait(0.2)
+                    continue
                 if last > publish_from:
                     publish_from = last
                     set_state(store, {PUBLISHED_SEQ: str(last)})
@@ -305,65 +411,94 @@ class Node:
         with self.lock:
             self.peers.setdefault(pc_id, {}).update(result)
 
-    def _query(self, pc_id: str, what: str, params: str = "", payload: bytes | None = None
-               ) -> tuple[Any, int]:
+    def _query(self, pc_id: str, scope: str, what: str, params: str = "",
+               payload: bytes | None = None) -> tuple[Any, int]:
         assert self.session is not None
-        selector = f"{protocol.SYNC_PREFIX}/{pc_id}/{what}" + (f"?{params}" if params else "")
+        selector = protocol.sync_key(pc_id, scope, what) + (f"?{params}" if params else "")
         for reply in self.session.get(selector, payload=payload, timeout=QUERY_TIMEOUT_S):
             if reply.ok is not None:
                 raw = reply.ok.payload.to_bytes()
                 return json.loads(raw), len(raw) + len(selector) + len(payload or b"")
             raise ValueError(f"peer refused {what}: {reply.err.payload.to_string()}")
-        raise TimeoutError(f"no answer to {what} from {pc_id[:8]}")
+        raise TimeoutError(f"no answer to {what} in {scope} from {pc_id[:8]}")
 
     def pull_from(self, store: Store, pc_id: str) -> tuple[int, int, int]:
-        """One anti-entropy round: fetch what the peer has and we lack.
-        Returns (records fetched, ids purged, bytes exchanged)."""
+        """One anti-entropy round, scope by scope: fetch what the peer has and
+        we lack. Returns (records fetched, ids purged, bytes exchanged)."""
+        remote_scopes, exchanged = self._query(pc_id, "mesh", "scopes")
+        scopes = [s for s in remote_scopes if isinstance(s, str) and protocol.valid_scope(s)
+                  and (self.readable is None or s in self.readable)]
+        fetched = purged = 0
+        for scope in scopes:
+            if self.stop_event.is_set():  # a big catch-up must not delay exit
+                break
+            try:
+                f, p, size = self._pull_scope(store, pc_id, scope)
+            except TimeoutError:
+                # Unanswered: the hub's access control does not let this scope
+                # through between us (yet); the other scopes still sync.
+                self._count("sync_scope_unanswered")
+                continue
+            fetched, purged, exchanged = fetched + f, purged + p, exchanged + size
+        return fetched, purged, exchanged
+
+    def _pull_scope(self, store: Store, pc_id: str, scope: str) -> tuple[int, int, int]:
         exchanged = 0
 
         def remote_children(prefix: str) -> dict[str, tuple[int, int]]:
             nonlocal exchanged
-            data, size = self._query(pc_id, "digest", f"prefix={prefix}")
+            data, size = self._query(pc_id, scope, "digest", f"prefix={prefix}")
             exchanged += size
             return {k: (int(v[0]), int(v[1])) for k, v in data.items()}
 
-        prefixes = differing_prefixes(digest_buckets(store), remote_children)
+        prefixes = differing_prefixes(digest_buckets(store, scope), remote_children)
         fetch: list[str] = []
         purge: list[str] = []
         for prefix in prefixes:
-            remote_ids, size = self._query(pc_id, "ids", f"prefix={prefix}")
+            if self.stop_event.is_set():
+                break
+            remote_ids, size = self._query(pc_id, scope, "ids", f"prefix={prefix}")
             exchanged += size
-            f, p = needed(remote_ids, ids_with_prefix(store, prefix))
+            f, p = needed(remote_ids, ids_with_prefix(store, scope, prefix))
             fetch += f
             purge += p
         fetched = 0
         for start in range(0, len(fetch), protocol.MAX_ITEMS_PER_QUERY):
+            if self.stop_event.is_set():
+                break
             chunk = fetch[start:start + protocol.MAX_ITEMS_PER_QUERY]
-            records, size = self._query(pc_id, "items", payload=json.dumps(chunk).encode())
+            records, size = self._query(pc_id, scope, "items", payload=json.dumps(chunk).encode())
             exchanged += size
             items = PeerItems()
             for record in records:
-                self._add_record(items, record)
+                self._add_record(items, record, scope)
             fetched += sum(apply_peer_items(store, items).values())
         if purge:
-            items = PeerItems(purges=purge)
-            apply_peer_items(store, items)
+            apply_peer_items(store, PeerItems(purges=purge,
+                                              purge_scopes=dict.fromkeys(purge, scope)))
         return fetched, len(purge), exchanged
 
-    def _add_record(self, items: PeerItems, record: dict[str, Any]) -> None:
+    def _add_record(self, items: PeerItems, record: dict[str, Any], scope: str) -> None:
+        """Validate one record a peer sent for `scope`: it must belong there, so
+        a peer cannot slip another scope's memory into a scope it may write."""
         if not isinstance(record, dict):
             self._count("rejected.bad_shape")
             return
         if record.get("purged") and isinstance(record.get("id"), str):
             items.purges.append(record["id"])
+            items.purge_scopes[record["id"]] = scope
             return
         for kind in ("obs", "tomb"):
             key, body = record.get(f"{kind}_key"), record.get(kind)
-            if isinstance(key, str) and isinstance(body, str):
-                try:
-                    self._add(items, classify_put(key, body.encode()))
-                except Rejected as exc:
-                    self._reject(exc, key)
+            if not (isinstance(key, str) and isinstance(body, str)):
+                continue
+            try:
+                action = classify_put(key, body.encode())
+                if key_scope(key) != scope:
+                    raise Rejected("scope_mismatch", f"{key[:80]} sent for {scope}")
+                self._add(items, action)
+            except Rejected as exc:
+                self._reject(exc, key)
 
     # --------------------------------------------------------------- status
 
@@ -371,10 +506,11 @@ class Node:
         while not self.stop_event.wait(1.0):
             self._write_status("running")
 
-    def _write_status(self, state: str) -> None:
+    def _write_status(self, state: str, error: str | None = None) -> None:
         with self.lock:
             data = {
                 "state": state,
+                "error": error,
                 "pid": os.getpid(),
                 "role": self.cfg.role,
                 "pc_id": self.pc_id,

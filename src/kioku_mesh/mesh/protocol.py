@@ -1,9 +1,13 @@
 """Our own sync protocol keys (beside the reference's `mem/**` and `msg/**`).
 
-kioku/node/{role}/{pc_id}        liveliness token: this node is online
-kioku/sync/{pc_id}/digest?prefix=P   digest children of prefix P (JSON)
-kioku/sync/{pc_id}/ids?prefix=P      ids with prefix P and their states (JSON)
-kioku/sync/{pc_id}/items             payload: JSON list of ids -> records (JSON)
+kioku/node/{role}/{pc_id}                 liveliness token: this node is online
+kioku/sync/{pc_id}/mesh/scopes            the scopes this node holds or reads (JSON)
+kioku/sync/{pc_id}/{scope}/digest?prefix=P   digest children of prefix P (JSON)
+kioku/sync/{pc_id}/{scope}/ids?prefix=P      ids with prefix P and their states (JSON)
+kioku/sync/{pc_id}/{scope}/items             payload: JSON list of ids -> records (JSON)
+
+{scope} is `mesh`, `user/<id>` or `team/<id>`, so the hub's access control
+can allow each scope's sync keys only to those who may read that scope.
 """
 
 from __future__ import annotations
@@ -11,8 +15,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..core.models import SLUG_RE
 from ..store.db import Store
-from ..store.replication import digest_buckets, export_items, ids_with_prefix
+from ..store.replication import digest_buckets, export_items, ids_with_prefix, scopes_present
 from .digest import children
 
 NODE_PREFIX = "kioku/node"
@@ -38,18 +43,44 @@ def _prefix(params: dict[str, str]) -> str:
     return prefix
 
 
-def answer(store: Store, what: str, params: dict[str, str], payload: bytes | None) -> bytes:
+def sync_key(pc_id: str, scope: str, what: str) -> str:
+    return f"{SYNC_PREFIX}/{pc_id}/{scope}/{what}"
+
+
+def parse_sync_key(key: str) -> tuple[str, str]:
+    """(scope, what) of a sync query key; ValueError when malformed."""
+    parts = key.split("/")
+    if len(parts) < 5 or parts[:2] != ["kioku", "sync"]:
+        raise ValueError("not a sync key")
+    scope = "/".join(parts[3:-1])
+    if not valid_scope(scope):
+        raise ValueError(f"bad scope {scope!r}")
+    return scope, parts[-1]
+
+
+def valid_scope(scope: str) -> bool:
+    if scope == "mesh":
+        return True
+    kind, _, name = scope.partition("/")
+    return kind in ("user", "team") and bool(SLUG_RE.match(name))
+
+
+def answer(store: Store, scope: str, what: str, params: dict[str, str], payload: bytes | None,
+           readable: list[str] | None) -> bytes:
     """The reply to one sync query, computed from the store."""
-    if what == "digest":
+    if what == "scopes":
+        held = set(scopes_present(store)) | set(readable or [])
+        data: Any = sorted(held if readable is None else held & set(readable) | {"mesh"})
+    elif what == "digest":
         prefix = _prefix(params)
-        data: Any = {k: list(v) for k, v in children(digest_buckets(store), prefix).items()}
+        data = {k: list(v) for k, v in children(digest_buckets(store, scope), prefix).items()}
     elif what == "ids":
-        data = ids_with_prefix(store, _prefix(params))
+        data = ids_with_prefix(store, scope, _prefix(params))
     elif what == "items":
         ids = json.loads(payload or b"[]")
         if not isinstance(ids, list) or len(ids) > MAX_ITEMS_PER_QUERY:
             raise ValueError("bad id list")
-        data = export_items(store, [i for i in ids if isinstance(i, str)])
+        data = export_items(store, scope, [i for i in ids if isinstance(i, str)])
     else:
         raise ValueError(f"unknown sync query {what!r}")
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()

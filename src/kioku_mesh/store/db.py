@@ -19,6 +19,8 @@ from ..core.errors import AmbiguousIdError, NotFoundError, StoreError, Validatio
 from ..core.models import Observation, Tombstone, is_valid_id
 from ..core.timeutil import parse_ts
 from . import schema
+from .fingerprint import fingerprint
+from .schema import obs_scope_sql
 from .textindex import words_for_index
 
 BUSY_TIMEOUT_S = 30.0
@@ -30,9 +32,22 @@ _OBS_COLUMNS = (
     "supersedes, visibility, scope_id, expires_at, expires_ts, extras, raw_memory_type, "
     "raw_visibility, origin, ingested_ts"
 )
+_PLACEHOLDERS = "(" + ", ".join("?" * len(_OBS_COLUMNS.split(","))) + ")"
 _INSERT_OBS = (
-    f"INSERT INTO observations ({_OBS_COLUMNS}) "
-    "VALUES (" + ", ".join("?" * len(_OBS_COLUMNS.split(","))) + ") ON CONFLICT(id) DO NOTHING"
+    f"INSERT INTO observations ({_OBS_COLUMNS}) VALUES {_PLACEHOLDERS} ON CONFLICT(id) DO NOTHING"
+)
+# Batches go through a staging table and into `observations` in ONE statement.
+# Row by row, every INSERT opens a statement savepoint (the index triggers make
+# it a multi-row write), and FTS5 flushes its pending index data to a new
+# segment at each savepoint: one tiny segment per row, merged over and over.
+# Untyped columns: values reach `observations` exactly as a direct INSERT
+# would bind them.
+_STAGE_TABLE = f"CREATE TEMP TABLE IF NOT EXISTS obs_stage ({_OBS_COLUMNS})"
+_STAGE_ROW = f"INSERT INTO temp.obs_stage ({_OBS_COLUMNS}) VALUES {_PLACEHOLDERS}"
+_INSERT_STAGED = (
+    f"INSERT INTO observations ({_OBS_COLUMNS}) SELECT {_OBS_COLUMNS} FROM temp.obs_stage "
+    "WHERE id NOT IN (SELECT id FROM purged) ORDER BY rowid "
+    "ON CONFLICT(id) DO NOTHING RETURNING id"
 )
 
 
@@ -55,9 +70,9 @@ class Store:
         try:
             db.row_factory = sqlite3.Row
             db.create_function("km_words", 1, words_for_index, deterministic=True)
+            db.create_function("km_fp", 2, fingerprint, deterministic=True)
             db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                db.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(db)
             db.execute(f"PRAGMA synchronous = {synchronous}")
             schema.migrate(db)
         except sqlite3.DatabaseError as exc:
@@ -86,37 +101,34 @@ class Store:
             return self._insert(db, obs, origin, time.time())
 
     def add_observations(self, items: Iterable[Observation], origin: str) -> int:
-        """Insert many in one transaction; returns how many were new."""
+        """Insert many in one transaction; returns how many were new.
+
+        Skips purged ids and ids already stored; when an id appears twice in
+        `items`, the first one wins (as one INSERT at a time would do).
+        """
         now = time.time()
-        added = 0
+        batch: dict[str, Observation] = {}
+        rows = []
+        for obs in items:
+            batch.setdefault(obs.observation_id, obs)
+            rows.append(_row(obs, origin, now))
         with self.write() as db:
-            for obs in items:
-                added += self._insert(db, obs, origin, now)
-        return added
+            if not rows:
+                return 0
+            db.execute(_STAGE_TABLE)
+            db.executemany(_STAGE_ROW, rows)
+            added = [r[0] for r in db.execute(_INSERT_STAGED).fetchall()]
+            db.execute("DELETE FROM temp.obs_stage")
+            _link_supersedes(db, [batch[oid] for oid in added])
+        return len(added)
 
     def _insert(self, db: sqlite3.Connection, obs: Observation, origin: str, now: float) -> bool:
         if db.execute("SELECT 1 FROM purged WHERE id = ?", (obs.observation_id,)).fetchone():
             return False
-        created_ts = parse_ts(obs.created_at)
-        expires_ts = parse_ts(obs.expires_at) if obs.expires_at else None
-        cur = db.execute(
-            _INSERT_OBS,
-            (
-                obs.observation_id, obs.created_at, created_ts if created_ts is not None else now,
-                obs.subject, obs.summary, obs.content, obs.project, _json(obs.tags),
-                " ".join(obs.tags), obs.memory_type, obs.importance, obs.agent_family,
-                obs.client_id, obs.pc_id, obs.session_id, _json(obs.source_files),
-                _json(obs.references), _json(obs.supersedes), obs.visibility, obs.scope_id,
-                obs.expires_at, expires_ts, _json(obs.extras) if obs.extras else None,
-                obs.raw_memory_type, obs.raw_visibility, origin, now,
-            ),
-        )
+        cur = db.execute(_INSERT_OBS, _row(obs, origin, now))
         if cur.rowcount == 0:
             return False
-        db.executemany(
-            "INSERT OR IGNORE INTO supersessions(old_id, new_id) VALUES (?, ?)",
-            [(old, obs.observation_id) for old in obs.supersedes if is_valid_id(old)],
-        )
+        _link_supersedes(db, [obs])
         return True
 
     def add_tombstone(self, tomb: Tombstone, origin: str = "local") -> bool:
@@ -125,37 +137,53 @@ class Store:
 
     def add_tombstones(self, tombs: Iterable[Tombstone], origin: str) -> int:
         now = time.time()
-        added = 0
         with self.write() as db:
-            for tomb in tombs:
-                if db.execute("SELECT 1 FROM purged WHERE id = ?", (tomb.observation_id,)).fetchone():
-                    continue
-                cur = db.execute(
-                    "INSERT INTO tombstones(id, reason, deleted_at, deleted_ts, extras, origin) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
-                    (tomb.observation_id, tomb.reason, tomb.deleted_at,
-                     parse_ts(tomb.deleted_at) or now,
-                     _json(tomb.extras) if tomb.extras else None, origin),
-                )
-                added += cur.rowcount
-        return added
+            return sum(self.insert_tombstone(db, tomb, origin, now) for tomb in tombs)
 
-    def purge(self, ids: Iterable[str], why: str) -> int:
+    @staticmethod
+    def insert_tombstone(
+        db: sqlite3.Connection, tomb: Tombstone, origin: str, now: float,
+        key: str | None = None, scope: str | None = None,
+    ) -> int:
+        """One tombstone, inside the caller's transaction; its scope is the
+        observation's when that is here, else the one given (from its key)."""
+        if db.execute("SELECT 1 FROM purged WHERE id = ?", (tomb.observation_id,)).fetchone():
+            return 0
+        cur = db.execute(
+            "INSERT INTO tombstones(id, reason, deleted_at, deleted_ts, extras, origin, key, scope) "
+            f"VALUES (?, ?, ?, ?, ?, ?, ?, COALESCE((SELECT {obs_scope_sql('o')} FROM "
+            "observations o WHERE o.id = ?), ?, 'mesh')) ON CONFLICT(id) DO NOTHING",
+            (tomb.observation_id, tomb.reason, tomb.deleted_at, parse_ts(tomb.deleted_at) or now,
+             _json(tomb.extras) if tomb.extras else None, origin, key, tomb.observation_id, scope),
+        )
+        return cur.rowcount
+
+    def purge(self, ids: Iterable[str], why: str, origin: str = "local") -> int:
         """Physically remove memories and remember their ids so none comes back."""
         now = time.time()
         removed = 0
         with self.write() as db:
             for oid in ids:
-                removed += self._purge_one(db, oid, why, now)
+                removed += self._purge_one(db, oid, why, now, origin)
         return removed
 
-    def _purge_one(self, db: sqlite3.Connection, oid: str, why: str, now: float) -> int:
+    def _purge_one(
+        self, db: sqlite3.Connection, oid: str, why: str, now: float, origin: str = "local",
+        scope: str | None = None,
+    ) -> int:
+        # The scope is read before the rows go: the purge record keeps it.
+        row = db.execute(
+            f"SELECT COALESCE((SELECT {obs_scope_sql('o')} FROM observations o WHERE o.id = :id), "
+            "(SELECT scope FROM tombstones WHERE id = :id), :given, 'mesh')",
+            {"id": oid, "given": scope},
+        ).fetchone()
         cur = db.execute("DELETE FROM observations WHERE id = ?", (oid,))
         gone = cur.rowcount
         gone += db.execute("DELETE FROM tombstones WHERE id = ?", (oid,)).rowcount
         db.execute("DELETE FROM supersessions WHERE new_id = ?", (oid,))
         db.execute(
-            "INSERT OR REPLACE INTO purged(id, purged_ts, why) VALUES (?, ?, ?)", (oid, now, why)
+            "INSERT OR IGNORE INTO purged(id, purged_ts, why, origin, scope) VALUES (?, ?, ?, ?, ?)",
+            (oid, now, why, origin, row[0]),
         )
         return 1 if gone else 0
 
@@ -214,6 +242,26 @@ class Store:
             yield Tombstone(row[0], row[1], row[2], json.loads(row[3]) if row[3] else {})
 
 
+def _enable_wal(db: sqlite3.Connection) -> None:
+    """Switch to WAL, retrying while other first-time openers hold the lock.
+
+    Changing the journal mode can fail with SQLITE_BUSY at once, without the
+    busy handler (SQLite's deadlock avoidance), when several processes open a
+    new store together; the busy timeout alone does not cover it.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if not busy or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
 def row_to_observation(row: sqlite3.Row | dict[str, Any]) -> Observation:
     obs = Observation(
         observation_id=row["id"],
@@ -241,6 +289,28 @@ def row_to_observation(row: sqlite3.Row | dict[str, Any]) -> Observation:
     obs.raw_memory_type = row["raw_memory_type"]
     obs.raw_visibility = row["raw_visibility"]
     return obs
+
+
+def _row(obs: Observation, origin: str, now: float) -> tuple[Any, ...]:
+    """The `observations` row of an observation, in _OBS_COLUMNS order."""
+    created_ts = parse_ts(obs.created_at)
+    expires_ts = parse_ts(obs.expires_at) if obs.expires_at else None
+    return (
+        obs.observation_id, obs.created_at, created_ts if created_ts is not None else now,
+        obs.subject, obs.summary, obs.content, obs.project, _json(obs.tags),
+        " ".join(obs.tags), obs.memory_type, obs.importance, obs.agent_family,
+        obs.client_id, obs.pc_id, obs.session_id, _json(obs.source_files),
+        _json(obs.references), _json(obs.supersedes), obs.visibility, obs.scope_id,
+        obs.expires_at, expires_ts, _json(obs.extras) if obs.extras else None,
+        obs.raw_memory_type, obs.raw_visibility, origin, now,
+    )
+
+
+def _link_supersedes(db: sqlite3.Connection, inserted: list[Observation]) -> None:
+    db.executemany(
+        "INSERT OR IGNORE INTO supersessions(old_id, new_id) VALUES (?, ?)",
+        [(old, obs.observation_id) for obs in inserted for old in obs.supersedes if is_valid_id(old)],
+    )
 
 
 def _json(value: Any) -> str:

@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.keyspace import key_for
+from ..core.keyspace import key_for, key_scope
 from ..core.models import Observation, Tombstone
-from ..core.timeutil import parse_ts
 from .db import Store, row_to_observation
+from .schema import obs_scope_sql
 
 PUBLISHED_SEQ = "published_seq"
 
@@ -37,6 +37,7 @@ class PeerItems:
     observations: list[Observation] = field(default_factory=list)
     tombstones: list[tuple[Tombstone, str | None]] = field(default_factory=list)  # (tomb, key)
     purges: list[str] = field(default_factory=list)
+    purge_scopes: dict[str, str] = field(default_factory=dict)  # id -> scope, when known
 
     def __len__(self) -> int:
         return len(self.observations) + len(self.tombstones) + len(self.purges)
@@ -94,18 +95,27 @@ def prune_changes(store: Store, upto: int) -> None:
 # ----------------------------------------------------------------- digest
 
 
-def digest_buckets(store: Store) -> dict[str, tuple[int, int]]:
-    return {r[0]: (r[1], r[2]) for r in store.db.execute("SELECT bucket, h, n FROM digest")}
+def digest_buckets(store: Store, scope: str) -> dict[str, tuple[int, int]]:
+    return {r[0]: (r[1], r[2]) for r in store.db.execute(
+        "SELECT bucket, h, n FROM digest WHERE scope = ?", (scope,))}
 
 
-def ids_with_prefix(store: Store, prefix: str) -> dict[str, str]:
-    """id -> its states here: 'o' observation, 't' tombstone, 'p' purged."""
+def scopes_present(store: Store) -> list[str]:
+    return [r[0] for r in store.db.execute(
+        "SELECT DISTINCT scope FROM digest WHERE n > 0 ORDER BY scope")]
+
+
+def ids_with_prefix(store: Store, scope: str, prefix: str) -> dict[str, str]:
+    """id -> its states in this scope: 'o' observation, 't' tombstone, 'p' purged."""
     hi = prefix + "g"
     out: dict[str, str] = {}
-    for table, tag in (("observations", "o"), ("tombstones", "t"), ("purged", "p")):
-        for (oid,) in store.db.execute(
-            f"SELECT id FROM {table} WHERE id >= ? AND id < ?", (prefix, hi)
-        ):
+    queries = (
+        (f"SELECT id FROM observations o WHERE id >= ? AND id < ? AND {obs_scope_sql('o')} = ?", "o"),
+        ("SELECT id FROM tombstones WHERE id >= ? AND id < ? AND scope = ?", "t"),
+        ("SELECT id FROM purged WHERE id >= ? AND id < ? AND scope = ?", "p"),
+    )
+    for query, tag in queries:
+        for (oid,) in store.db.execute(query, (prefix, hi, scope)):
             out[oid] = out.get(oid, "") + tag
     return out
 
@@ -136,10 +146,13 @@ def tombstone_wire(store: Store, oid: str) -> tuple[str, str] | None:
     return (key, tomb.to_json()) if key else None
 
 
-def export_items(store: Store, ids: Iterable[str]) -> list[dict[str, Any]]:
-    """Full records of these ids, for a peer that lacks them."""
+def export_items(store: Store, scope: str, ids: Iterable[str]) -> list[dict[str, Any]]:
+    """Full records of these ids in `scope`, for a peer that lacks them; ids
+    in other scopes are left out (the asker may not be entitled to them)."""
     out = []
     for oid in ids:
+        if not ids_with_prefix(store, scope, oid):
+            continue
         if store.db.execute("SELECT 1 FROM purged WHERE id = ?", (oid,)).fetchone():
             out.append({"id": oid, "purged": True})
             continue
@@ -163,19 +176,10 @@ def apply_peer_items(store: Store, items: PeerItems) -> dict[str, int]:
     now = time.time()
     with store.write() as db:
         for tomb, key in items.tombstones:
-            if db.execute("SELECT 1 FROM purged WHERE id = ?", (tomb.observation_id,)).fetchone():
-                continue
-            cur = db.execute(
-                "INSERT INTO tombstones(id, reason, deleted_at, deleted_ts, extras, origin, key) "
-                "VALUES (?, ?, ?, ?, ?, 'peer', ?) ON CONFLICT(id) DO NOTHING",
-                (tomb.observation_id, tomb.reason, tomb.deleted_at,
-                 parse_ts(tomb.deleted_at) or now,
-                 json.dumps(tomb.extras, ensure_ascii=False) if tomb.extras else None, key),
-            )
-            counts["tomb"] += cur.rowcount
+            counts["tomb"] += store.insert_tombstone(db, tomb, "peer", now, key, key_scope(key))
         for oid in items.purges:
             if db.execute("SELECT 1 FROM purged WHERE id = ?", (oid,)).fetchone():
                 continue
             counts["purge"] += 1
-            store._purge_one(db, oid, "purged by a peer", now, "peer")
+            store._purge_one(db, oid, "purged by a peer", now, "peer", items.purge_scopes.get(oid))
     return counts

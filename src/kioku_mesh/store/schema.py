@@ -119,14 +119,25 @@ def _xor(a: str, b: str) -> str:
     return f"(({a}) | ({b})) & ~(({a}) & ({b}))"
 
 
+def obs_scope_sql(row: str) -> str:
+    """SQL for the sync scope of an observation row: mesh, user/<id> or team/<id>
+    (legacy memories travel with mesh). Must agree with core.models.scope_of."""
+    return (f"(CASE {row}.visibility WHEN 'user' THEN 'user/' || {row}.scope_id "
+            f"WHEN 'team' THEN 'team/' || {row}.scope_id ELSE 'mesh' END)")
+
+
 def _digest_trigger(table: str, event: str, row: str, tag: str) -> str:
-    sign = "+" if event == "INSERT" else "-"
+    scope = obs_scope_sql(row) if table == "observations" else f"{row}.scope"
     fp = f"km_fp({row}.id, '{tag}')"
-    return (
-        f"CREATE TRIGGER {table}_digest_{event.lower()} AFTER {event} ON {table} BEGIN "
-        f"UPDATE digest SET h = {_xor('h', fp)}, n = n {sign} 1 "
-        f"WHERE bucket = substr({row}.id, 1, 3); END;\n"
-    )
+    if event == "INSERT":
+        body = (f"INSERT INTO digest(scope, bucket, h, n) VALUES ({scope}, substr({row}.id, 1, 3), "
+                f"{fp}, 1) ON CONFLICT(scope, bucket) DO UPDATE SET "
+                f"h = {_xor('h', 'excluded.h')}, n = n + 1;")
+    else:
+        body = (f"UPDATE digest SET h = {_xor('h', fp)}, n = n - 1 "
+                f"WHERE scope = {scope} AND bucket = substr({row}.id, 1, 3);")
+    return (f"CREATE TRIGGER {table}_digest_{event.lower()} AFTER {event} ON {table} "
+            f"BEGIN {body} END;\n")
 
 
 # The canonical obs key of a row being deleted, built in SQL so a purge can
@@ -143,7 +154,11 @@ _OBS_KEY_SQL = (
 def _v2_replication(db: sqlite3.Connection) -> None:
     script = f"""
         ALTER TABLE tombstones ADD COLUMN key TEXT;  -- the key it arrived on or was built from
+        -- Sync scope (mesh, user/<id>, team/<id>) of a tombstone or purge, known even
+        -- when the observation is not (or no longer) here.
+        ALTER TABLE tombstones ADD COLUMN scope TEXT NOT NULL DEFAULT 'mesh';
         ALTER TABLE purged ADD COLUMN origin TEXT NOT NULL DEFAULT 'local';
+        ALTER TABLE purged ADD COLUMN scope TEXT NOT NULL DEFAULT 'mesh';
 
         -- Every change in arrival order: the node publishes local ones from here.
         CREATE TABLE changes (
@@ -161,13 +176,15 @@ def _v2_replication(db: sqlite3.Connection) -> None:
             INSERT INTO changes(kind, id, origin, key) VALUES ('purge', old.id, 'any', {_OBS_KEY_SQL});
         END;
 
-        -- Anti-entropy digest: per 3-hex-char id prefix, the XOR of a 64-bit
-        -- fingerprint of every (id, state) element and their count. Kept by
-        -- triggers, so a sync round never scans the data set.
+        -- Anti-entropy digest: per scope and 3-hex-char id prefix, the XOR of a
+        -- 64-bit fingerprint of every (id, state) element and their count. Kept
+        -- by triggers, so a sync round never scans the data set.
         CREATE TABLE digest (
-            bucket TEXT PRIMARY KEY,
+            scope TEXT NOT NULL,
+            bucket TEXT NOT NULL,
             h INTEGER NOT NULL DEFAULT 0,
-            n INTEGER NOT NULL DEFAULT 0
+            n INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (scope, bucket)
         ) WITHOUT ROWID;
         {_digest_trigger('observations', 'INSERT', 'new', 'o')}
         {_digest_trigger('observations', 'DELETE', 'old', 'o')}
@@ -179,17 +196,20 @@ def _v2_replication(db: sqlite3.Connection) -> None:
         CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     """
     _run_script(db, script)
-    db.executemany(
-        "INSERT INTO digest(bucket) VALUES (?)", [(f"{i:03x}",) for i in range(4096)]
-    )
     # Stores made before this version: fold their rows into the digest once.
     fold = (
-        f"UPDATE digest SET h = {_xor('h', 'km_fp(:id, :tag)')}, n = n + 1 "
-        "WHERE bucket = substr(:id, 1, 3)"
+        "INSERT INTO digest(scope, bucket, h, n) VALUES (:scope, substr(:id, 1, 3), "
+        f"km_fp(:id, :tag), 1) ON CONFLICT(scope, bucket) DO UPDATE SET "
+        f"h = {_xor('h', 'excluded.h')}, n = n + 1"
     )
-    for table, tag in (("observations", "o"), ("tombstones", "t"), ("purged", "p")):
-        for (oid,) in db.execute(f"SELECT id FROM {table}").fetchall():
-            db.execute(fold, {"id": oid, "tag": tag})
+    sources = (
+        (f"SELECT id, {obs_scope_sql('observations')} FROM observations", "o"),
+        ("SELECT id, scope FROM tombstones", "t"),
+        ("SELECT id, scope FROM purged", "p"),
+    )
+    for query, tag in sources:
+        for oid, scope in db.execute(query).fetchall():
+            db.execute(fold, {"id": oid, "tag": tag, "scope": scope})
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_memories, _v2_replication]

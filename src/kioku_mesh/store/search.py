@@ -148,32 +148,35 @@ def _run_text(
         return [], 0
     wany = [e for t in terms if (e := words_expr(t))]
     tany = [e for t in terms if (e := trigram_expr(t))]
+    hits = ""
+    only_hits = ""
+    # Every memory matching at least one term is in `rel`: with one term, or
+    # when any term will do, those are exactly the hits. Only "every term" of
+    # several needs the per-term sets; then bm25() is computed for the hits
+    # alone (its statistics come from the whole index, so scores are the same).
+    # The unary + keeps SQLite from handing the IN list to FTS5, which would
+    # re-run the full-text query once per hit.
+    if combine == "all" and len(sets) > 1:
+        hits = f"hits(seq) AS ({' INTERSECT '.join(f'SELECT * FROM ({s})' for s in sets)}),"
+        only_hits = " AND +rowid IN hits"
     rel_parts = []
     if wany:
         params["wany"] = " OR ".join(wany)
         rel_parts.append(
             f"SELECT rowid AS seq, bm25(obs_words, {_WEIGHTS}) AS s "
-            "FROM obs_words WHERE obs_words MATCH :wany"
+            f"FROM obs_words WHERE obs_words MATCH :wany{only_hits}"
         )
     if tany:
         params["tany"] = " OR ".join(tany)
         rel_parts.append(
             f"SELECT rowid AS seq, {_TRIGRAM_DISCOUNT} * bm25(obs_tri, {_WEIGHTS}) AS s "
-            "FROM obs_tri WHERE obs_tri MATCH :tany"
+            f"FROM obs_tri WHERE obs_tri MATCH :tany{only_hits}"
         )
     # MATERIALIZED keeps bm25() inside its FTS query: flattened into the
     # GROUP BY below, SQLite refuses to evaluate it.
     rel_ctes = ", ".join(f"r{i} AS MATERIALIZED ({p})" for i, p in enumerate(rel_parts))
     rel_union = " UNION ALL ".join(f"SELECT seq, s FROM r{i}" for i in range(len(rel_parts)))
     where = _filters(q, scope, params)
-    hits = ""
-    # `rel` holds every memory matching at least one term: with one term, or
-    # when any term will do, that is exactly the hit set. Only "every term"
-    # of several needs the per-term sets, probed through an index (IN), not
-    # joined as a scan of `rel` per hit.
-    if combine == "all" and len(sets) > 1:
-        hits = f"hits(seq) AS ({' INTERSECT '.join(f'SELECT * FROM ({s})' for s in sets)}),"
-        where.append("rel.seq IN hits")
     # Ranking sorts narrow rows; full rows and flags are read for the page only.
     sql = f"""
         WITH {hits}

@@ -1,0 +1,100 @@
+"""Store open time on an existing store, at several sizes: it must not grow with size.
+
+Three in-process measurements per size, each repeated (open, use, close):
+
+- `Store.open(path)`: connect, pragmas, the schema-version check;
+- `Memory()` + first query: settings, lazy store open and one search
+  (a mid-frequency word) on the fresh connection, which also pays for
+  SQLite reading the schema and FTS5 reading its index structure;
+- the same query again on an already open Memory, for comparison: the
+  difference is what opening costs.
+
+    .venv/bin/python bench/bench_open.py --sizes 10,10000,100000 --reps 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+import common
+import queries
+
+from kioku_mesh.api import Memory, SearchQuery
+from kioku_mesh.store import Store
+
+
+def bench_open(count: int, reps: int, log: Any = print) -> dict[str, Any]:
+    state = common.cached_store(count, log)
+    db_path = state / "kioku.db"
+    text = queries.query_set(common.SEED)[2].text  # a mid-frequency single word
+    opens: list[float] = []
+    firsts: list[float] = []
+    warms: list[float] = []
+    load_before = common.load()
+    with common.use_env(state):
+        Store.open(db_path).close()  # warm the OS page cache
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            store = Store.open(db_path)
+            opens.append(time.perf_counter() - t0)
+            store.close()
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            mem = Memory(cwd=state)
+            mem.search(SearchQuery(text=text))
+            firsts.append(time.perf_counter() - t0)
+            mem.close()
+        with Memory(cwd=state) as mem:
+            mem.search(SearchQuery(text=text))
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                mem.search(SearchQuery(text=text))
+                warms.append(time.perf_counter() - t0)
+    out = {
+        "count": count,
+        "reps": reps,
+        "query": text,
+        "db_bytes": common.db_size(state),
+        "store_open": common.summary(opens),
+        "memory_first_query": common.summary(firsts),
+        "warm_query": common.summary(warms),
+        "load": f"{load_before} -> {common.load()}",
+    }
+    log(f"  open {count:,}: Store.open {common.ms(out['store_open']['median'])} ms, "
+        f"Memory()+first query {common.ms(out['memory_first_query']['median'])} ms, "
+        f"warm query {common.ms(out['warm_query']['median'])} ms (median; load {out['load']})")
+    return out
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "| memories | db size | Store.open median / p90 (ms) | Memory() + first query median / p90 (ms) "
+        "| same query, already open: median (ms) | open overhead (ms) |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        so, fq, wq = r["store_open"], r["memory_first_query"], r["warm_query"]
+        lines.append(
+            f"| {r['count']:,} | {common.human_bytes(r['db_bytes'])} | "
+            f"{common.ms(so['median'])} / {common.ms(so['p90'])} | "
+            f"{common.ms(fq['median'])} / {common.ms(fq['p90'])} | {common.ms(wq['median'])} | "
+            f"{common.ms(fq['median'] - wq['median'])} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10,10000,100000")
+    parser.add_argument("--reps", type=int, default=50)
+    args = parser.parse_args(argv)
+    results = [bench_open(int(n), args.reps) for n in args.sizes.split(",")]
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
