@@ -191,7 +191,7 @@ def ref_version() -> str:
     out = subprocess.run(
         [str(REF_VENV / "bin" / "python"), "-c",
          "import importlib.metadata as m; print(m.version('kioku-mesh'))"],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, env=System("ref", "", "").env(Path("/")),
     )
     return out.stdout.strip()
 

@@ -26,6 +26,11 @@ TOOLS = {
     "recall_context",
     "delete_memory",
     "get_memory_status",
+    "send_message",
+    "check_messages",
+    "ack_message",
+    "list_agents",
+    "purge_expired_messages",
 }
 
 

@@ -38,6 +38,12 @@ def endpoint(port: int) -> str:
     return f"tcp/127.0.0.1:{port}"
 
 
+def tls_endpoint(ep: str | None) -> str:
+    """The tls/ form of a tcp/ endpoint (what `init --tls` writes)."""
+    assert ep is not None
+    return "tls/" + ep[4:] if ep.startswith("tcp/") else ep
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
                message: str | Callable[[], str] = "") -> Any:
     """Poll `predicate()` until it returns something truthy and return that;
@@ -163,6 +169,14 @@ class Node:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
 
+    def log_count(self, needle: str) -> int:
+        """How many lines of the node's log (every start) contain `needle`."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return 0
+        return sum(needle in line for line in text.splitlines())
+
     def log_tail(self, lines: int = 40) -> str:
         try:
             text = self.log_path.read_text(errors="replace")
@@ -232,6 +246,21 @@ class Host:
     def import_file(self, path: Path) -> dict[str, Any]:
         return dict(json.loads(self.run("import", str(path), "--json", timeout=120).stdout))
 
+    def enroll(self, ca: Host, cn: str, sans: Iterable[str] = ("127.0.0.1",)) -> None:
+        """`tls request --cn CN --san ... | (on ca) tls sign | tls install`."""
+        req = self.run("tls", "request", "--cn", cn, "--san", *sans).stdout
+        bundle = ca.run("tls", "sign", input=req).stdout
+        self.run("tls", "install", input=bundle)
+
+    def tls_block(self) -> dict[str, Any]:
+        """The Zenoh `transport.link.tls` block built from this host's installed files."""
+        from kioku_mesh.core.config import Settings, read_yaml
+        from kioku_mesh.tls.node_config import zenoh_tls_block
+
+        config = self.home / ".config" / "kioku-mesh" / "config.yaml"
+        return zenoh_tls_block(Settings(state_dir=self.state_dir, config_path=config,
+                                        project_config_path=None, raw_global=read_yaml(config)))
+
     def set_mesh_option(self, name: str, value: Any) -> None:
         """Change one setting of the `mesh:` section `init` wrote."""
         from kioku_mesh.core.config import read_yaml, write_yaml
@@ -281,6 +310,17 @@ class Host:
     def sees(self, *others: Host) -> bool:
         return {o.pc_id() for o in others} <= self.online_peers()
 
+    def synced_since(self, t: float, *others: Host) -> bool:
+        """True once a sync round with each of `others` that *started* after
+        time `t` has completed without error."""
+        peers = (self.node_status() or {}).get("peers") or {}
+        for other in others:
+            p = peers.get(other.pc_id()) or {}
+            done, took = p.get("last_sync"), p.get("seconds") or 0.0
+            if not done or p.get("error") or done - took < t:
+                return False
+        return True
+
 
 class Cluster:
     """Creates hosts and guarantees every node it started is gone at the end."""
@@ -289,7 +329,8 @@ class Cluster:
         self.root = root
         self.hosts: list[Host] = []
 
-    def host(self, name: str) -> Host:
+    def host(self, name: str, extra_env: dict[str, str] | None = None) -> Host:
+        """An isolated host; `extra_env` (e.g. KIOKU_MESH_USER_ID) is added last."""
         root = self.root / name
         home = root / "home"
         home.mkdir(parents=True)
@@ -299,21 +340,27 @@ class Cluster:
                    XDG_DATA_HOME=str(home / ".local" / "share"),
                    KIOKU_MESH_STATE_DIR=str(root / "state"),
                    KIOKU_MESH_CLIENT_ID=f"test-{name}", PYTHONUNBUFFERED="1")
+        env.update(extra_env or {})
         host = Host(name, root, env)
         self.hosts.append(host)
         return host
 
-    def hub(self, name: str, *, connect: Iterable[str] = (), port: int | None = None) -> Host:
-        host = self.host(name)
+    def hub(self, name: str, *, connect: Iterable[str] = (), port: int | None = None,
+            tls: bool = False, env: dict[str, str] | None = None) -> Host:
+        """A hub host, initialised (node not started). With `tls`, `init --tls`:
+        its endpoints become tls/ ones (host.endpoint keeps the tcp/ form)."""
+        host = self.host(name, env)
         host.endpoint = endpoint(port or free_port())
         dial = [a for ep in connect for a in ("--connect", ep)]
-        host.run("init", "--mode", "hub", "--listen", host.endpoint, *dial)
+        host.run("init", "--mode", "hub", "--listen", host.endpoint, *dial,
+                 *(["--tls"] if tls else []))
         return host
 
-    def spoke(self, name: str, *hubs: Host | str) -> Host:
-        host = self.host(name)
+    def spoke(self, name: str, *hubs: Host | str, tls: bool = False,
+              env: dict[str, str] | None = None) -> Host:
+        host = self.host(name, env)
         dial = [a for h in hubs for a in ("--connect", h if isinstance(h, str) else str(h.endpoint))]
-        host.run("init", "--mode", "spoke", *dial)
+        host.run("init", "--mode", "spoke", *dial, *(["--tls"] if tls else []))
         return host
 
     def close(self) -> None:
@@ -328,17 +375,20 @@ class Cluster:
         assert not hung, "\n".join(hung)
 
 
-def raw_session(*endpoints: str) -> Any:
-    """A bare zenoh client session (a stand-in for a reference peer), scouting off.
+def raw_session(*endpoints: str, tls: dict[str, Any] | None = None) -> Any:
+    """A bare zenoh client session (a stand-in for a reference peer), scouting off;
+    `tls` is a `transport.link.tls` block (e.g. `Host.tls_block()`) for tls/ endpoints.
     Use it as a context manager so it is closed."""
     import zenoh
 
-    conf = {
+    conf: dict[str, Any] = {
         "mode": "client",
         "connect": {"endpoints": list(endpoints)},
         "listen": {"endpoints": []},
         "scouting": {"multicast": {"enabled": False}, "gossip": {"enabled": False}},
     }
+    if tls is not None:
+        conf["transport"] = {"link": {"tls": tls}}
     return zenoh.open(zenoh.Config.from_json5(json.dumps(conf)))
 
 

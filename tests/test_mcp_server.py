@@ -40,7 +40,7 @@ def _header(text: str) -> tuple[int, int]:
 # ----------------------------------------------------------------- initialize
 
 
-async def test_initialize_gives_short_instructions_and_six_documented_tools(km):
+async def test_initialize_gives_short_instructions_and_documented_tools(km):
     async with connect(km) as c:
         assert c.init.server_info.name == "kioku-mesh"
         text = c.init.instructions

@@ -11,7 +11,7 @@ from typing import Any
 
 import mcp_types
 import pytest
-from mcp_helpers import SERVER, server_children
+from mcp_helpers import SERVER, TOOLS, server_children
 
 TIMEOUT = 30
 
@@ -124,7 +124,7 @@ def test_stdout_is_protocol_only_in_lock_step(raw_server, debug):
     assert init["serverInfo"]["name"] == "kioku-mesh" and init["instructions"]
     server.send(INITIALIZED)
     server.send(_request(2, "tools/list"))
-    assert len(server.response(2)["result"]["tools"]) == 6
+    assert len(server.response(2)["result"]["tools"]) == len(TOOLS)
     server.send(_tool(3, "save_observation", content="Stdout is the wire; logs go to stderr.",
                       subject="Protocol-only stdout", importance=4))
     saved = server.response(3)["result"]

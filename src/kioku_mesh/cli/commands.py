@@ -458,8 +458,15 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "node": lambda args: _mesh().cmd_node(args),
     "mesh": lambda args: _mesh().cmd_mesh(args),
     "team": lambda args: _team(args),
+    "msg": lambda args: _msg(args),
     "tls": cmd_tls,
 }
+
+
+def _msg(args: argparse.Namespace) -> int:
+    from .msg_commands import cmd_msg
+
+    return cmd_msg(args)
 
 
 def _team(args: argparse.Namespace) -> int:

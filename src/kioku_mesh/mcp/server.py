@@ -45,7 +45,10 @@ what the code already says plainly.
 
 If a memory is outdated, save the corrected one with supersedes=[old id] \
 instead of repeating it; delete_memory only what is wrong. Search results are \
-compact: call get_memory with an id for the full record.\
+compact: call get_memory with an id for the full record.
+
+Messages: at session start also call check_messages and ack_message what you \
+handled; send_message hands work to another agent (list_agents: who is online).\
 """
 
 log = logging.getLogger("kioku_mesh.mcp")
@@ -273,7 +276,78 @@ def build_server(memory: Memory) -> MCPServer:
             except KiokuError as exc:
                 raise ResourceError(str(exc)) from None
 
+    _messaging_tools(server, memory, call)
     return server
+
+
+def _messaging_tools(server: MCPServer, memory: Memory, call: Any) -> None:
+    from ..api.messaging import Messenger
+
+    messenger = Messenger(memory)
+
+    def view(stored: Any) -> dict[str, Any]:
+        msg = stored.message
+        return {"msg_id": msg.msg_id, "from_agent": msg.sender_agent_id,
+                "from_session": msg.sender_session_id, "scope": msg.scope, "body": msg.body,
+                "created_at": msg.created_at, "requires_ack": msg.requires_ack,
+                "correlation_id": msg.correlation_id,
+                "acked_by": [a.recipient_session_id for a in stored.acks]}
+
+    @server.tool(description="Send a message to another agent session or to an agent (all its "
+                             "sessions). Use list_agents to find recipients.")
+    def send_message(
+        body: Annotated[str, Field(description="The message text (up to 64 KiB).")],
+        to_session: Annotated[str, Field(description="Recipient session id.")] = "",
+        to_agent: Annotated[str, Field(description="Recipient agent id (its client id, "
+                                                   "e.g. codex-cli).")] = "",
+        scope: Annotated[str, Field(description="mesh (default), team or user.")] = "mesh",
+        requires_ack: Annotated[bool, Field(description="Ask the recipient to ack.")] = False,
+        correlation_id: Annotated[str, Field(description="Thread/request id to relate "
+                                                         "replies.")] = "",
+        ttl_sec: Annotated[int | None, Field(description="Expire after (default 7 days).")] = None,
+    ) -> CallToolResult:
+        msg = call(messenger.send, body, to_session=to_session or None,
+                   to_agent=to_agent or None, scope=scope, requires_ack=requires_ack,
+                   correlation_id=correlation_id or None, ttl_sec=ttl_sec)
+        return _result(f"sent {msg.msg_id} to {msg.recipient_kind} {msg.recipient_id} "
+                       f"(scope {msg.scope})", {"msg_id": msg.msg_id, "scope": msg.scope})
+
+    @server.tool(description="Messages addressed to this session or its agent; unread by default.")
+    def check_messages(
+        include_read: Annotated[bool, Field(description="Also acked ones.")] = False,
+        scope: Annotated[str, Field(description="Only mesh, team or user; empty = all.")] = "",
+        since: Annotated[str, Field(description="Only since (ISO or 2h, 1d).")] = "",
+        limit: Annotated[int, Field(description="Max messages.", ge=1, le=200)] = 20,
+    ) -> CallToolResult:
+        items = call(lambda: messenger.inbox(
+            unread_only=not include_read, scope=scope or None,
+            since=parse_when(since) if since else None, limit=limit))
+        views = [view(s) for s in items]
+        lines = [f"{v['msg_id'][:12]} from {v['from_agent']} ({v['from_session']}) "
+                 f"[{v['scope']}{', needs ack' if v['requires_ack'] and not v['acked_by'] else ''}]"
+                 f": {v['body']}" for v in views]
+        text = "\n".join(lines) if lines else "no unread messages"
+        return _result(text, {"messages": views, "session_id": messenger.session_id,
+                              "agent_id": messenger.agent_id})
+
+    @server.tool(description="Acknowledge (mark read) a message addressed to you.")
+    def ack_message(
+        msg_id: Annotated[str, Field(description="Message id or 8+ char prefix.")],
+    ) -> CallToolResult:
+        ack = call(messenger.ack, msg_id)
+        return _result(f"acked {ack.msg_id}", ack.to_wire())
+
+    @server.tool(description="Agent sessions online on this host (with an MCP server running).")
+    def list_agents() -> CallToolResult:
+        sessions = call(messenger.who)
+        text = "\n".join(f"{s['agent_id']} ({s['agent_family']}) session {s['session_id']}"
+                         for s in sessions) or "no agent sessions online"
+        return _result(text, {"sessions": sessions, "you": messenger.session_id})
+
+    @server.tool(description="Drop expired messages from the store now.")
+    def purge_expired_messages() -> CallToolResult:
+        count = call(messenger.purge_expired)
+        return _result(f"purged {count} expired messages", {"purged": count})
 
 
 def main() -> None:
@@ -286,11 +360,16 @@ def main() -> None:
     except (KiokuError, OSError) as exc:  # OSError: e.g. an unreadable or corrupt pc_id file
         print(f"kioku-mesh-mcp: error: {exc}", file=sys.stderr)
         sys.exit(1)
+    from ..store.messages import register_session, unregister_session
+
+    ident = memory.identity
+    register_session(memory.store, ident.session_id, ident.client_id, ident.agent_family)
     try:
         build_server(memory).run("stdio")
     except KeyboardInterrupt:
         pass
     finally:
+        unregister_session(memory.store, ident.session_id)
         memory.close()
 
 

@@ -128,16 +128,7 @@ def obs_scope_sql(row: str) -> str:
 
 def _digest_trigger(table: str, event: str, row: str, tag: str) -> str:
     scope = obs_scope_sql(row) if table == "observations" else f"{row}.scope"
-    fp = f"km_fp({row}.id, '{tag}')"
-    if event == "INSERT":
-        body = (f"INSERT INTO digest(scope, bucket, h, n) VALUES ({scope}, substr({row}.id, 1, 3), "
-                f"{fp}, 1) ON CONFLICT(scope, bucket) DO UPDATE SET "
-                f"h = {_xor('h', 'excluded.h')}, n = n + 1;")
-    else:
-        body = (f"UPDATE digest SET h = {_xor('h', fp)}, n = n - 1 "
-                f"WHERE scope = {scope} AND bucket = substr({row}.id, 1, 3);")
-    return (f"CREATE TRIGGER {table}_digest_{event.lower()} AFTER {event} ON {table} "
-            f"BEGIN {body} END;\n")
+    return _element_trigger(table, event, row, tag, f"{row}.id", scope)
 
 
 # The canonical obs key of a row being deleted, built in SQL so a purge can
@@ -212,7 +203,82 @@ def _v2_replication(db: sqlite3.Connection) -> None:
             db.execute(fold, {"id": oid, "tag": tag, "scope": scope})
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_memories, _v2_replication]
+def _v3_messages(db: sqlite3.Connection) -> None:
+    script = f"""
+        -- Agent-to-agent messages, beside the memories in the one host store.
+        CREATE TABLE messages (
+            seq INTEGER PRIMARY KEY,
+            msg_id TEXT NOT NULL UNIQUE,
+            scope TEXT NOT NULL,             -- mesh, team/<id>, user/<id>
+            recipient_kind TEXT NOT NULL,    -- session or agent
+            recipient_id TEXT NOT NULL,
+            sender_agent_id TEXT NOT NULL,
+            sender_session_id TEXT NOT NULL,
+            created_ts REAL NOT NULL,
+            expires_ts REAL,                 -- NULL: never
+            requires_ack INTEGER NOT NULL,
+            payload TEXT NOT NULL,           -- the wire JSON, unknown fields kept
+            origin TEXT NOT NULL,
+            received_ts REAL NOT NULL
+        );
+        CREATE INDEX msg_recipient ON messages(recipient_kind, recipient_id, created_ts);
+        CREATE INDEX msg_sender ON messages(sender_session_id, created_ts);
+        CREATE INDEX msg_expiry ON messages(expires_ts) WHERE expires_ts IS NOT NULL;
+
+        -- One row per (message, acking session): the wire's ack key shape.
+        CREATE TABLE acks (
+            msg_id TEXT NOT NULL,
+            recipient_session_id TEXT NOT NULL,
+            recipient_agent_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            acked_at TEXT NOT NULL,
+            acked_ts REAL NOT NULL,
+            scope TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            PRIMARY KEY (msg_id, recipient_session_id)
+        ) WITHOUT ROWID;
+
+        -- Agent sessions with an MCP server running on this host (presence).
+        CREATE TABLE sessions (
+            session_id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL,
+            agent_family TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            started_ts REAL NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TRIGGER msg_change AFTER INSERT ON messages BEGIN
+            INSERT INTO changes(kind, id, origin) VALUES ('msg', new.msg_id, new.origin); END;
+        CREATE TRIGGER ack_change AFTER INSERT ON acks BEGIN
+            INSERT INTO changes(kind, id, origin)
+            VALUES ('ack', new.msg_id || ':' || new.recipient_session_id, new.origin); END;
+        {_element_trigger('messages', 'INSERT', 'new', 'm', 'new.msg_id', 'new.scope')}
+        {_element_trigger('messages', 'DELETE', 'old', 'm', 'old.msg_id', 'old.scope')}
+        {_element_trigger('acks', 'INSERT', 'new', 'a',
+                          "new.msg_id || ':' || new.recipient_session_id", 'new.scope')}
+        {_element_trigger('acks', 'DELETE', 'old', 'a',
+                          "old.msg_id || ':' || old.recipient_session_id", 'old.scope')}
+    """
+    _run_script(db, script)
+
+
+def _element_trigger(table: str, event: str, row: str, tag: str, ident: str, scope: str) -> str:
+    """Digest upkeep for an element identified by an SQL expression (messages, acks)."""
+    fp = f"km_fp({ident}, '{tag}')"
+    if event == "INSERT":
+        body = (f"INSERT INTO digest(scope, bucket, h, n) VALUES ({scope}, substr({ident}, 1, 3), "
+                f"{fp}, 1) ON CONFLICT(scope, bucket) DO UPDATE SET "
+                f"h = {_xor('h', 'excluded.h')}, n = n + 1;")
+    else:
+        body = (f"UPDATE digest SET h = {_xor('h', fp)}, n = n - 1 "
+                f"WHERE scope = {scope} AND bucket = substr({ident}, 1, 3);")
+    return (f"CREATE TRIGGER {table}_digest_{event.lower()} AFTER {event} ON {table} "
+            f"BEGIN {body} END;\n")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _v1_memories, _v2_replication, _v3_messages,
+]
 
 
 def migrate(db: sqlite3.Connection) -> None:
