@@ -2,8 +2,9 @@
 
 Runs on a private copy of a built store (save writes to it). Each round runs,
 in turn, `python -c pass` (the interpreter's own floor), one `save` of a new
-~600-byte memory and the two `search` commands, so machine noise hits all of
-them alike. Wall time is measured around the process; CPU time is the
+~500-byte memory (a different corpus-like subject every run: save checks for
+near-duplicates by searching for the subject) and the two `search` commands,
+so machine noise hits all of them alike. Wall time is measured around the process; CPU time is the
 child's user + sys (from getrusage), what the command cost whatever else
 was running.
 
@@ -13,15 +14,18 @@ was running.
 from __future__ import annotations
 
 import argparse
+import random
 import shlex
 import shutil
 import sys
 from typing import Any
 
 import common
+import corpus
 import queries
 
 TARGET_MS = 150.0
+SAVE_SUBJECT = "<a new corpus-like subject each run>"
 
 SAVE_CONTENT = (
     "Decided to keep the WAL journal and BEGIN IMMEDIATE for every write: concurrent "
@@ -34,13 +38,31 @@ SAVE_CONTENT = (
 )
 
 
+def save_subjects(count: int, seed: int) -> list[str]:
+    """Distinct, corpus-like subjects: every save is a new memory, as in real use."""
+    rng = random.Random(seed + 1)
+    vocab = corpus.Vocabulary(random.Random(seed))
+    subjects: list[str] = []
+    while len(subjects) < count:
+        mtype = rng.choice(list(corpus.SUBJECT_TEMPLATES))
+        topic = [vocab.pick(rng) for _ in range(4)]
+        subject = corpus._fill(rng, vocab, rng.choice(corpus.SUBJECT_TEMPLATES[mtype]), topic)
+        if subject not in subjects:
+            subjects.append(subject)
+    return subjects
+
+
+def save_command(subject: str) -> list[str]:
+    return [common.CLI, "save", SAVE_CONTENT, "-s", subject, "-p", "kioku-mesh",
+            "-t", "sqlite,concurrency", "--type", "decision", "-i", "3"]
+
+
 def commands(seed: int) -> dict[str, list[str]]:
     cli = common.CLI
     cq = queries.cli_queries(seed)
     return {
         "python -c pass": [common.PYTHON, "-c", "pass"],
-        "save": [cli, "save", SAVE_CONTENT, "-s", "Keep WAL and BEGIN IMMEDIATE for writes",
-                 "-p", "kioku-mesh", "-t", "sqlite,concurrency", "--type", "decision", "-i", "3"],
+        "save": save_command(SAVE_SUBJECT),  # a new subject is put in for every run
         "search (typical)": [cli, "search", cq["typical"].text],
         "search (common word)": [cli, "search", cq["common word"].text],
     }
@@ -56,7 +78,7 @@ def display(cmd: list[str]) -> str:
             arg = "python"
         elif arg == SAVE_CONTENT:
             arg = f"<{len(SAVE_CONTENT.encode())}-byte decision text>"
-        shown.append(shlex.quote(arg) if not arg.startswith("<") else arg)
+        shown.append(arg if arg.startswith("<") else shlex.quote(arg))
     return " ".join(shown)
 
 
@@ -68,13 +90,16 @@ def bench_cli(count: int, runs: int, log: Any = print) -> dict[str, Any]:
     walls: dict[str, list[float]] = {k: [] for k in cmds}
     cpus: dict[str, list[float]] = {k: [] for k in cmds}
     load_before = common.load()
+    subjects = iter(save_subjects(runs + 1, common.SEED))
     try:
-        # One untimed round: creates pc_id, warms the OS page cache.
-        for name, cmd in cmds.items():
-            common.check(common.run_timed(cmd, env), name)
-        for _ in range(runs):
+        # Round 0 is not timed: it creates pc_id and warms the OS page cache.
+        for rnd in range(runs + 1):
             for name, cmd in cmds.items():
+                if name == "save":
+                    cmd = save_command(next(subjects))
                 result = common.check(common.run_timed(cmd, env), name)
+                if rnd == 0:
+                    continue
                 walls[name].append(result.wall_s)
                 cpus[name].append(result.cpu_s)
     finally:

@@ -145,7 +145,15 @@ class Messenger:
         return store_msgs.sent_by(self.mem.store, self.session_id, self.agent_id, limit)
 
     def who(self) -> list[dict[str, object]]:
-        return store_msgs.live_sessions(self.mem.store)
+        """Sessions online: those running here, then those the node sees elsewhere."""
+        from ..mesh.status import read_status
+
+        here = [{**s, "host": "local"} for s in store_msgs.live_sessions(self.mem.store)]
+        node = read_status(self.mem.settings.state_dir)
+        seen = {s["session_id"] for s in here}
+        remote = [{**p, "host": "mesh"} for p in (node or {}).get("presence") or []
+                  if node and node["running"] and p.get("session_id") not in seen]
+        return here + remote
 
     def purge_expired(self) -> int:
         return store_msgs.purge_expired(self.mem.store)

@@ -98,10 +98,11 @@ def cmd_msg(args: argparse.Namespace) -> int:
             if args.json:
                 dump_json(sessions)
             elif not sessions:
-                print("no agent sessions with an MCP server running on this host")
+                print("no agent sessions online (sessions are MCP servers of running agents)")
             for sess in sessions if not args.json else []:
-                print(f"{sess['agent_id']} ({sess['agent_family']}) session {sess['session_id']} "
-                      f"pid {sess['pid']}")
+                where = (f"pid {sess['pid']}" if sess.get("host") == "local"
+                         else "on another host")
+                print(f"{sess['agent_id']} session {sess['session_id']} ({where})")
         else:
             count = m.purge_expired()
             if args.json:

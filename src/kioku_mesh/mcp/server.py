@@ -340,7 +340,7 @@ def _messaging_tools(server: MCPServer, memory: Memory, call: Any) -> None:
     @server.tool(description="Agent sessions online on this host (with an MCP server running).")
     def list_agents() -> CallToolResult:
         sessions = call(messenger.who)
-        text = "\n".join(f"{s['agent_id']} ({s['agent_family']}) session {s['session_id']}"
+        text = "\n".join(f"{s['agent_id']} session {s['session_id']} ({s.get('host')})"
                          for s in sessions) or "no agent sessions online"
         return _result(text, {"sessions": sessions, "you": messenger.session_id})
 

@@ -49,7 +49,8 @@ def differing_prefixes(
 
 
 def needed(remote_ids: dict[str, str], local_ids: dict[str, str]) -> tuple[list[str], list[str]]:
-    """(ids to fetch, ids to purge) given each side's states ('o', 't', 'p').
+    """(ids to fetch, ids to purge) given each side's states: 'o' observation,
+    't' tombstone, 'p' purged, 'm' message, 'a' ack.
 
     A purge wins over everything and an id purged here is never fetched
     again, so a stale peer cannot resurrect it.
@@ -62,6 +63,6 @@ def needed(remote_ids: dict[str, str], local_ids: dict[str, str]) -> tuple[list[
             continue
         if "p" in theirs:
             purge.append(oid)
-        elif any(state in theirs and state not in ours for state in "ot"):
+        elif any(state in theirs and state not in ours for state in "otma"):
             fetch.append(oid)
     return fetch, purge

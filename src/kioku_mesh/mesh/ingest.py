@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 
 from ..core.errors import ValidationError
-from ..core.keyspace import parse_key
+from ..core.keyspace import is_valid_chunk, parse_key
+from ..core.messages import Ack, Message, valid_msg_scope
 from ..core.models import Observation, Tombstone, is_valid_id
 
 MAX_SAMPLE_BYTES = 1024 * 1024
@@ -28,11 +29,13 @@ class Rejected(Exception):
 
 @dataclass
 class Action:
-    kind: str  # "obs", "tomb" or "purge"
+    kind: str  # "obs", "tomb", "purge", "msg" or "ack"
     id: str
     observation: Observation | None = None
     tombstone: Tombstone | None = None
     key: str | None = None
+    message: Message | None = None
+    ack: Ack | None = None
 
 
 def _decode(payload: bytes) -> object:
@@ -101,4 +104,41 @@ def check_key_agrees(parsed: object, obs: Observation) -> None:
 
 
 def classify(key: str, is_delete: bool, payload: bytes) -> Action:
+    if key.startswith("msg/"):
+        if is_delete:
+            raise Rejected("bad_key", "messages are not deleted by key")
+        return classify_msg(key, payload)
     return classify_delete(key) if is_delete else classify_put(key, payload)
+
+
+def msg_key_scope(parts: list[str]) -> tuple[str, list[str]]:
+    """(scope, rest) of a `msg/...` key split on '/'."""
+    if len(parts) > 1 and parts[1] == "mesh":
+        return "mesh", parts[2:]
+    if len(parts) > 2 and parts[1] in ("user", "team"):
+        return f"{parts[1]}/{parts[2]}", parts[3:]
+    raise Rejected("bad_key", "/".join(parts)[:120])
+
+
+def classify_msg(key: str, payload: bytes) -> Action:
+    """An inbox put (a message) or an ack put; the body must agree with its key."""
+    parts = key.split("/")
+    scope, rest = msg_key_scope(parts)
+    if not valid_msg_scope(scope) or not all(is_valid_chunk(p) for p in rest):
+        raise Rejected("bad_key", key[:120])
+    data = _decode(payload)
+    try:
+        if len(rest) == 4 and rest[0] == "inbox":
+            msg = Message.from_wire(data)
+            if (msg.msg_id, msg.scope, msg.recipient_kind, msg.recipient_id) != (
+                    rest[3], scope, rest[1], rest[2]):
+                raise Rejected("id_mismatch", key[:120])
+            return Action("msg", msg.msg_id, key=key, message=msg)
+        if len(rest) == 3 and rest[0] == "ack":
+            ack = Ack.from_wire(data)
+            if (ack.msg_id, ack.recipient_session_id) != (rest[1], rest[2]):
+                raise Rejected("id_mismatch", key[:120])
+            return Action("ack", ack.msg_id, key=key, ack=ack)
+    except ValidationError as exc:
+        raise Rejected("bad_shape", str(exc)) from None
+    raise Rejected("bad_key", key[:120])

@@ -29,6 +29,7 @@ from ..core.config import Settings
 from ..core.identity import load_pc_id
 from ..core.keyspace import key_scope
 from ..store.db import Store
+from ..store.messages import purge_expired
 from ..store.replication import (
     PUBLISHED_SEQ,
     PeerItems,
@@ -36,6 +37,7 @@ from ..store.replication import (
     digest_buckets,
     get_state,
     ids_with_prefix,
+    key_scope_msg,
     pending_changes,
     prune_changes,
     set_state,
@@ -43,13 +45,15 @@ from ..store.replication import (
 from . import protocol
 from .config import MeshConfig, zenoh_config_json
 from .digest import differing_prefixes, needed
-from .ingest import Action, Rejected, classify, classify_put
+from .ingest import Action, Rejected, classify
 from .status import STATUS_FILE, write_status
 from .storage import matching_records
 
 log = logging.getLogger("kioku_mesh.node")
 BLOCK = zenoh.CongestionControl.BLOCK
 QUERY_TIMEOUT_S = 10.0
+PRESENCE_PREFIX = "msg/mesh/presence"
+EXPIRED_PURGE_S = 60.0
 
 
 def _refusal_hint(endpoints: list[str], tls: bool, exc: Exception) -> str:
@@ -114,6 +118,8 @@ class Node:
         self._threads: list[threading.Thread] = []
         self._query_store: Store | None = None
         self._query_lock = threading.Lock()
+        self.presence: dict[str, dict[str, Any]] = {}  # remote sessions online (liveliness)
+        self._presence_tokens: dict[str, Any] = {}  # local session key -> token
         # Scopes this node stores and syncs: a hub all of them (None), a spoke
         # the mesh plus its user's and teams' own.
         self.readable: list[str] | None = None if cfg.role == "hub" else readable_scopes(settings)
@@ -210,11 +216,22 @@ class Node:
             declared.append(session.declare_queryable(
                 expr, self._on_storage_query, complete=True,
                 allowed_origin=zenoh.Locality.REMOTE))
+        msg_exprs = (["msg/**"] if self.readable is None else
+                     [f"msg/{scope}/**" for scope in self.readable])
+        for expr in msg_exprs:
+            declared.append(session.declare_subscriber(
+                expr, self._on_sample, allowed_origin=zenoh.Locality.REMOTE))
+            declared.append(session.declare_queryable(
+                expr, self._on_storage_query, complete=True,
+                allowed_origin=zenoh.Locality.REMOTE))
         for expr in sync_exprs:
             declared.append(session.declare_queryable(expr, self._on_sync_query))
         liveliness = session.liveliness()
         declared.append(liveliness.declare_subscriber(
             f"{protocol.NODE_PREFIX}/**", self._on_liveliness, history=True))
+        declared.append(liveliness.declare_subscriber(
+            PRESENCE_PREFIX + "/**", self._on_presence, history=True))
+        self._presence_tokens.clear()  # tokens belonged to the previous session
         declared.append(liveliness.declare_token(
             protocol.liveliness_key(self.cfg.role, self.pc_id)))
         return declared
@@ -247,6 +264,41 @@ class Node:
             peer.update(role=role, online=online, changed=time.time())
         if online:
             self.sync_wakeup.set()
+
+    def _on_presence(self, sample: zenoh.Sample) -> None:
+        key = str(sample.key_expr)
+        parts = key.split("/")
+        if len(parts) != 5 or key in self._presence_tokens:
+            return
+        with self.lock:
+            if sample.kind == zenoh.SampleKind.PUT:
+                self.presence[key] = {"agent_id": parts[3], "session_id": parts[4],
+                                      "since": time.time()}
+            else:
+                self.presence.pop(key, None)
+
+    def _sync_presence(self, store: Store) -> None:
+        """Declare a liveliness token for each live local agent session (the MCP
+        servers running here), and drop those of sessions that ended."""
+        from ..core.keyspace import is_valid_chunk
+        from ..store.messages import live_sessions
+
+        session = self.session
+        if session is None:
+            return
+        wanted = {f"{PRESENCE_PREFIX}/{s['agent_id']}/{s['session_id']}"
+                  for s in live_sessions(store)
+                  if is_valid_chunk(s["agent_id"]) and is_valid_chunk(s["session_id"])}
+        for key in set(self._presence_tokens) - wanted:
+            try:
+                self._presence_tokens.pop(key).undeclare()
+            except zenoh.ZError:
+                pass
+        for key in wanted - set(self._presence_tokens):
+            try:
+                self._presence_tokens[key] = session.liveliness().declare_token(key)
+            except zenoh.ZError:
+                pass
 
     def _on_sync_query(self, query: zenoh.Query) -> None:
         params = dict(query.parameters)
@@ -314,6 +366,10 @@ class Node:
             items.observations.append(action.observation)
         elif action.kind == "tomb" and action.tombstone is not None:
             items.tombstones.append((action.tombstone, action.key))
+        elif action.kind == "msg" and action.message is not None:
+            items.messages.append(action.message)
+        elif action.kind == "ack" and action.ack is not None:
+            items.acks.append((action.ack, key_scope_msg(action.key or "")))
         elif action.kind == "purge":
             items.purges.append(action.id)
             scope = key_scope(action.key)
@@ -360,6 +416,7 @@ class Node:
             store.close()
 
     def _publish(self, store: Store, change: Any) -> None:
+        from ..store.messages import ack_wire, message_wire
         from ..store.replication import observation_wire, tombstone_wire
 
         assert self.session is not None
@@ -367,6 +424,11 @@ class Node:
             record = observation_wire(store, change.id)
         elif change.kind == "tomb":
             record = tombstone_wire(store, change.id)
+        elif change.kind == "msg":
+            record = message_wire(store, change.id)
+        elif change.kind == "ack":
+            msg_id, _, session = change.id.partition(":")
+            record = ack_wire(store, msg_id, session)
         else:
             if change.key:
                 self.session.delete(change.key, congestion_control=BLOCK)
@@ -387,9 +449,13 @@ class Node:
 
     def _sync_loop(self) -> None:
         store = self._open_store()
+        last_purge = 0.0
         try:
             while not self.stop_event.is_set():
                 self.sync_wakeup.clear()
+                if time.monotonic() - last_purge > EXPIRED_PURGE_S:
+                    last_purge = time.monotonic()
+                    self._count("expired_messages_purged", purge_expired(store))
                 for pc_id in self._sync_targets():
                     if self.stop_event.is_set():
                         break
@@ -488,13 +554,14 @@ class Node:
             items.purges.append(record["id"])
             items.purge_scopes[record["id"]] = scope
             return
-        for kind in ("obs", "tomb"):
+        for kind in ("obs", "tomb", "msg", "ack"):
             key, body = record.get(f"{kind}_key"), record.get(kind)
             if not (isinstance(key, str) and isinstance(body, str)):
                 continue
             try:
-                action = classify_put(key, body.encode())
-                if key_scope(key) != scope:
+                action = classify(key, False, body.encode())
+                held = key_scope_msg(key) if kind in ("msg", "ack") else key_scope(key)
+                if held != scope:
                     raise Rejected("scope_mismatch", f"{key[:80]} sent for {scope}")
                 self._add(items, action)
             except Rejected as exc:
@@ -503,8 +570,16 @@ class Node:
     # --------------------------------------------------------------- status
 
     def _status_loop(self) -> None:
-        while not self.stop_event.wait(1.0):
-            self._write_status("running")
+        store = self._open_store()
+        try:
+            while not self.stop_event.wait(1.0):
+                try:
+                    self._sync_presence(store)
+                except Exception as exc:  # noqa: BLE001 - presence must not stop the node
+                    log.warning("presence not updated: %s", exc)
+                self._write_status("running")
+        finally:
+            store.close()
 
     def _write_status(self, state: str, error: str | None = None) -> None:
         with self.lock:
@@ -519,6 +594,7 @@ class Node:
                 "started": self.started,
                 "updated": time.time(),
                 "peers": {pc: dict(p) for pc, p in self.peers.items()},
+                "presence": sorted(self.presence.values(), key=lambda p: p["since"]),
                 "stats": dict(self.stats),
             }
         write_status(Path(self.settings.state_dir) / STATUS_FILE, data)

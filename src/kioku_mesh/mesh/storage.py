@@ -19,6 +19,9 @@ def matching_records(
     store: Store, selector: str, intersects: Callable[[str], bool]
 ) -> Iterator[tuple[str, str]]:
     """(key, JSON) of every stored record whose key intersects the selector."""
+    if selector.startswith("msg/"):
+        yield from _matching_messages(store, intersects)
+        return
     leaf = selector.rsplit("/", 1)[-1]
     if is_valid_id(leaf):  # per-id form: look it up, do not scan
         for record in (observation_wire(store, leaf), tombstone_wire(store, leaf)):
@@ -38,3 +41,23 @@ def matching_records(
             record = tombstone_wire(store, oid)
             if record and intersects(record[0]):
                 yield record
+
+
+def _matching_messages(store: Store, intersects: Callable[[str], bool]) -> Iterator[tuple[str, str]]:
+    """Unexpired messages and their acks (reference agents poll their inbox with gets)."""
+    import time
+
+    from ..store.messages import ack_wire, message_wire
+
+    rows = store.db.execute(
+        "SELECT msg_id FROM messages WHERE expires_ts IS NULL OR expires_ts > ?", (time.time(),)
+    ).fetchall()
+    for (msg_id,) in rows:
+        record = message_wire(store, msg_id)
+        if record and intersects(record[0]):
+            yield record
+        for (session,) in store.db.execute(
+                "SELECT recipient_session_id FROM acks WHERE msg_id = ?", (msg_id,)).fetchall():
+            ack = ack_wire(store, msg_id, session)
+            if ack and intersects(ack[0]):
+                yield ack

@@ -38,10 +38,11 @@ def add_message(store: Store, msg: Message, origin: str) -> bool:
         return cur.rowcount > 0
 
 
-def add_ack(store: Store, ack: Ack, origin: str) -> bool:
+def add_ack(store: Store, ack: Ack, origin: str, scope: str | None = None) -> bool:
     """Record an ack (idempotent); its scope is its message's, when known."""
     with store.write() as db:
         row = db.execute("SELECT scope FROM messages WHERE msg_id = ?", (ack.msg_id,)).fetchone()
+        row = row or ((scope,) if scope else None)
         cur = db.execute(
             "INSERT INTO acks(msg_id, recipient_session_id, recipient_agent_id, status, acked_at, "
             "acked_ts, scope, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -95,6 +96,25 @@ def sent_by(store: Store, session_id: str, agent_id: str, limit: int = 50) -> li
         "SELECT * FROM messages WHERE sender_session_id = ? OR sender_agent_id = ? "
         "ORDER BY created_ts DESC LIMIT ?", (session_id, agent_id, limit)).fetchall()
     return _load(store, rows)
+
+
+def message_wire(store: Store, msg_id: str) -> tuple[str, str] | None:
+    """(inbox key, JSON) of a stored message."""
+    row = store.db.execute("SELECT payload FROM messages WHERE msg_id = ?", (msg_id,)).fetchone()
+    if row is None:
+        return None
+    msg = Message.from_wire(json.loads(row[0]))
+    return msg.inbox_key(), row[0]
+
+
+def ack_wire(store: Store, msg_id: str, session_id: str) -> tuple[str, str] | None:
+    row = store.db.execute(
+        "SELECT msg_id, recipient_session_id, acked_at, status, recipient_agent_id, scope "
+        "FROM acks WHERE msg_id = ? AND recipient_session_id = ?", (msg_id, session_id)).fetchone()
+    if row is None:
+        return None
+    ack = Ack(row[0], row[1], row[2], row[3], row[4])
+    return ack.ack_key(row[5]), json.dumps(ack.to_wire(), ensure_ascii=False)
 
 
 def get_message(store: Store, msg_id: str) -> StoredMessage | None:

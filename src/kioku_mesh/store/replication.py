@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.keyspace import key_for, key_scope
+from ..core.messages import Ack, Message
 from ..core.models import Observation, Tombstone
 from .db import Store, row_to_observation
 from .schema import obs_scope_sql
@@ -38,9 +39,12 @@ class PeerItems:
     tombstones: list[tuple[Tombstone, str | None]] = field(default_factory=list)  # (tomb, key)
     purges: list[str] = field(default_factory=list)
     purge_scopes: dict[str, str] = field(default_factory=dict)  # id -> scope, when known
+    messages: list[Message] = field(default_factory=list)
+    acks: list[tuple[Ack, str | None]] = field(default_factory=list)  # (ack, scope from key)
 
     def __len__(self) -> int:
-        return len(self.observations) + len(self.tombstones) + len(self.purges)
+        return (len(self.observations) + len(self.tombstones) + len(self.purges)
+                + len(self.messages) + len(self.acks))
 
 
 # ------------------------------------------------------------------ state
@@ -113,6 +117,9 @@ def ids_with_prefix(store: Store, scope: str, prefix: str) -> dict[str, str]:
         (f"SELECT id FROM observations o WHERE id >= ? AND id < ? AND {obs_scope_sql('o')} = ?", "o"),
         ("SELECT id FROM tombstones WHERE id >= ? AND id < ? AND scope = ?", "t"),
         ("SELECT id FROM purged WHERE id >= ? AND id < ? AND scope = ?", "p"),
+        ("SELECT msg_id FROM messages WHERE msg_id >= ? AND msg_id < ? AND scope = ?", "m"),
+        ("SELECT msg_id || ':' || recipient_session_id FROM acks "
+         "WHERE msg_id >= ? AND msg_id < ? AND scope = ?", "a"),
     )
     for query, tag in queries:
         for (oid,) in store.db.execute(query, (prefix, hi, scope)):
@@ -151,6 +158,12 @@ def export_items(store: Store, scope: str, ids: Iterable[str]) -> list[dict[str,
     in other scopes are left out (the asker may not be entitled to them)."""
     out = []
     for oid in ids:
+        if ":" in oid or store.db.execute(
+                "SELECT 1 FROM messages WHERE msg_id = ? AND scope = ?", (oid, scope)).fetchone():
+            item = _message_item(store, scope, oid)
+            if item:
+                out.append(item)
+            continue
         if not ids_with_prefix(store, scope, oid):
             continue
         if store.db.execute("SELECT 1 FROM purged WHERE id = ?", (oid,)).fetchone():
@@ -168,6 +181,28 @@ def export_items(store: Store, scope: str, ids: Iterable[str]) -> list[dict[str,
     return out
 
 
+def _message_item(store: Store, scope: str, ident: str) -> dict[str, Any] | None:
+    from .messages import ack_wire, message_wire
+
+    if ":" in ident:
+        msg_id, _, session = ident.partition(":")
+        record = ack_wire(store, msg_id, session)
+        if record and key_scope_msg(record[0]) == scope:
+            return {"id": ident, "ack_key": record[0], "ack": record[1]}
+        return None
+    record = message_wire(store, ident)
+    return {"id": ident, "msg_key": record[0], "msg": record[1]} if record else None
+
+
+def key_scope_msg(key: str) -> str | None:
+    parts = key.split("/")
+    if len(parts) > 1 and parts[1] == "mesh":
+        return "mesh"
+    if len(parts) > 2 and parts[1] in ("user", "team"):
+        return f"{parts[1]}/{parts[2]}"
+    return None
+
+
 def apply_peer_items(store: Store, items: PeerItems) -> dict[str, int]:
     """Store what peers sent, in one transaction; purged ids stay purged."""
     counts = {"obs": 0, "tomb": 0, "purge": 0}
@@ -182,4 +217,9 @@ def apply_peer_items(store: Store, items: PeerItems) -> dict[str, int]:
                 continue
             counts["purge"] += 1
             store._purge_one(db, oid, "purged by a peer", now, "peer", items.purge_scopes.get(oid))
+    if items.messages or items.acks:
+        from .messages import add_ack, add_message
+
+        counts["msg"] = sum(add_message(store, m, "peer") for m in items.messages)
+        counts["ack"] = sum(add_ack(store, a, "peer", scope) for a, scope in items.acks)
     return counts
