@@ -7,11 +7,12 @@ client (`stdio_client` + `ClientSession`) spawns it as a subprocess.
   spawn to the tool result (and to the `initialize` answer), plus the
   server's own CPU time up to that result (utime + stime from
   /proc/<pid>/stat). Runs alternate between the systems so noise hits both.
-- latency: one long-lived session per system, both open at once; calls
-  alternate ours / reference: `save_observation` (new ~200-1500 byte
-  memories drawn from the same corpus generator, so the near-duplicate checks
-  meet a realistic vocabulary), `search_memory` (the 32 queries of
-  bench/queries.py, limit 10) and an MCP `ping` (the protocol + SDK floor).
+- latency: one long-lived session per system, both open at once; three
+  phases, calls alternating ours / reference: `save_observation` (new
+  ~200-1500 byte memories drawn from the same corpus generator, so the
+  near-duplicate checks meet a realistic vocabulary), `search_memory` (the 32
+  queries of bench/queries.py, limit 10) and an MCP `ping` (the protocol + SDK
+  floor). The server's CPU time over a phase / calls = its CPU per call.
 - memory: VmRSS and VmHWM of the server process from /proc/<pid>/status after
   the latency calls. The pid: the SDK does not expose its process object, so
   we walk /proc for our own child (PPid = this process) whose cmdline holds
@@ -24,9 +25,12 @@ venv (not the project's): `python3 -m venv /tmp/refvenv &&
 with XDG_CONFIG_HOME pointing at an empty directory, and is filled with the
 same corpus through its Python API (LocalBackend.put_observation, one commit
 per memory: it has no bulk import). Both populated stores are cached under
-bench/results/. Without the reference venv only our numbers are measured.
+bench/results/. Without the reference venv only our numbers are measured, and
+above --ref-max memories (default 20,000) the reference is skipped: filling it
+is quadratic (see REF_MAX).
+Results and their reading: docs/benchmarks.md, section "MCP server".
 
-    .venv/bin/python bench/bench_mcp.py --sizes 0,10000,100000
+    .venv/bin/python bench/bench_mcp.py --sizes 0,10000,100000   # ~8 min once stores are built
     .venv/bin/python bench/bench_mcp.py --sizes 0,2000 --start-runs 3 --calls 50   # quick
     .venv/bin/python bench/bench_mcp.py --no-ref                                     # ours only
 """

@@ -21,15 +21,16 @@ from typing import Any
 
 import bench_cli
 import common
+
 from kioku_mesh.api import Memory
 
 
 def bench_save(count: int, runs: int, log: Any = print) -> dict[str, Any]:
     state = common.copy_state(common.cached_store(count, log), f"save{count}")
     has_switch = "check_similar" in inspect.signature(Memory.save).parameters
-    variants = {"save": {}, "save, check_similar=False": {"check_similar": False}}
-    if not has_switch:
-        del variants["save, check_similar=False"]
+    variants: dict[str, dict[str, Any]] = {"Memory.save()": {}}
+    if has_switch:
+        variants["Memory.save(check_similar=False)"] = {"check_similar": False}
     subjects = iter(bench_cli.save_subjects((runs + 1) * len(variants), common.SEED + 7))
     walls: dict[str, list[float]] = {k: [] for k in variants}
     cpus: dict[str, list[float]] = {k: [] for k in variants}
@@ -77,8 +78,7 @@ def table(results: list[dict[str, Any]]) -> str:
         for name, v in r["variants"].items():
             w, c = v["wall"], v["cpu"]
             lines.append(
-                f"| {r['count']:,} | `Memory.{name if '=' not in name else 'save(check_similar=False)'}`"
-                f"{'()' if '=' not in name else ''} | {w['n']} | {common.ms(w['median'])} | "
+                f"| {r['count']:,} | `{name}` | {w['n']} | {common.ms(w['median'])} | "
                 f"{common.ms(w['p90'])} | {common.ms(w['max'])} | {common.ms(c['median'])} | "
                 f"{common.ms(c['p90'])} |"
             )

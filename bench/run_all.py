@@ -4,7 +4,7 @@
     .venv/bin/python bench/run_all.py --quick    # small smoke run (well under a minute)
     .venv/bin/python bench/run_all.py --million  # also import/open 1,000,000 memories
     .venv/bin/python bench/run_all.py --mcp      # also the MCP server (vs kioku-mesh 1.2.0 in
-                                                 # /tmp/refvenv when present; +30-60 min full)
+                                                 # /tmp/refvenv when present; full: +10-15 min)
 
 Corpora and built stores are cached under bench/results/ (git-ignored); the
 markdown report and the raw numbers (JSON) are written there too.
@@ -24,6 +24,7 @@ import bench_cli
 import bench_import
 import bench_mcp
 import bench_open
+import bench_save
 import bench_search
 import common
 
@@ -37,6 +38,8 @@ class Plan:
     search_rounds: int
     cli_sizes: list[int]
     cli_runs: int
+    save_sizes: list[int]
+    save_runs: int
 
 
 FULL = Plan(
@@ -47,6 +50,8 @@ FULL = Plan(
     search_rounds=30,
     cli_sizes=[10, 10_000, 100_000],
     cli_runs=30,
+    save_sizes=[10_000, 100_000],
+    save_runs=30,
 )
 QUICK = Plan(
     import_sizes={2_000: 1},
@@ -56,6 +61,8 @@ QUICK = Plan(
     search_rounds=3,
     cli_sizes=[2_000],
     cli_runs=5,
+    save_sizes=[2_000],
+    save_runs=5,
 )
 
 
@@ -86,6 +93,13 @@ def report(plan: Plan, res: dict[str, Any], argv: list[str]) -> str:
     ]
     out += [f"- {name}: `{c['command']}`" for name, c in res["cli"][0]["commands"].items()]
     out += [
+        "",
+        "In-process `Memory.save()` (what `save` costs once Python is up):",
+        "",
+        f"Command: `{py}/bench_save.py --sizes {','.join(map(str, plan.save_sizes))} "
+        f"--runs {plan.save_runs}`",
+        "",
+        bench_save.table(res["save"]),
         "",
         "## In-process search latency",
         "",
@@ -158,6 +172,8 @@ def main(argv: list[str]) -> int:
     ]
     log("one-shot CLI:")
     res["cli"] = [bench_cli.bench_cli(n, plan.cli_runs, log) for n in plan.cli_sizes]
+    log("in-process save:")
+    res["save"] = [bench_save.bench_save(n, plan.save_runs, log) for n in plan.save_sizes]
     mcp_args = (([0, 2_000], 3, 50) if args.quick else ([0, 10_000, 100_000], 10, 300))
     if args.mcp:
         log("MCP server:")

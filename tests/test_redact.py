@@ -10,6 +10,8 @@ import time
 
 import pytest
 import redaction_corpus as corpus
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from mcp_helpers import connect, spawned  # noqa: F401 - spawned is a fixture the MCP test uses
 
 from kioku_mesh.core.config import load_settings
@@ -341,3 +343,21 @@ async def test_mcp_save_observation_redacts_and_allow_secrets_keeps(km):
 
 def test_find_secrets_ignores_short_text():
     assert find_secrets("pw=x") == []
+
+
+_FRAGMENTS = [c.text for c in corpus.SECRETS[::3]] + [c.text for c in corpus.NON_SECRETS[::3]] + [
+    "password=", "token: ", " = ", "\n", '"', "'", "İ", "ß", "ﬁ", "--password ", "://", "@", "sk-",
+    "[REDACTED:token]", "AKIA", "=", ":", "eyJ", "-----BEGIN RSA PRIVATE KEY-----"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.sampled_from(_FRAGMENTS), st.text(max_size=12)), max_size=8).map("".join))
+def test_redact_never_fails_and_is_stable(text):
+    out, findings = redact(text)
+    assert all(a.end <= b.start for a, b in zip(findings, findings[1:], strict=False))
+    rebuilt, pos = [], 0
+    for f in findings:
+        rebuilt += [text[pos:f.start], f"[REDACTED:{f.kind}]"]
+        pos = f.end
+    assert "".join(rebuilt) + text[pos:] == out
+    assert redact(out)[0] == out  # redacting twice changes nothing more

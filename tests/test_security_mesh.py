@@ -7,7 +7,7 @@ the CLI (`tls request | tls sign | tls install`); the hub is the CA host with
 CN "hub", spokes run as their user (KIOKU_MESH_USER_ID = their CN). Nothing
 sleeps to synchronise: absence is asserted only after a positive event that
 would have carried the data (a later sample on the same path, or a sync
-round that started after the save).
+round that started after the save). Tests 2-4 share one running mesh.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import pytest
 from mesh_helpers import (
     Cluster,
     Host,
+    now_wire,
     obs_key,
     raw_session,
     tls_endpoint,
@@ -260,8 +261,8 @@ def test_alices_certificate_cannot_reach_bobs_scope(team_mesh):
         subs = [session.declare_subscriber(e, collector(e)) for e in got]
         # The router handles a link's messages in order: once a later query is
         # answered, it has processed (admitted or refused) every declaration.
-        assert a_own in json.dumps(
-            _ask(session, [f"kioku/sync/{hub_pc}/user/alice/ids?prefix="]).popitem()[1][0][1].decode())
+        own = f"kioku/sync/{hub_pc}/user/alice/ids?prefix="
+        assert a_own in json.loads(_ask(session, [own])[own][0][1])
 
         # -- subscriptions: bob saves in his scope, then in the mesh
         b_new = bob.save("bob-secret: the deploy token rotates at noon", None, "--visibility", "user")
@@ -284,7 +285,7 @@ def test_alices_certificate_cannot_reach_bobs_scope(team_mesh):
                   f"kioku/sync/{hub_pc}/user/bob/ids?prefix=",
                   f"kioku/sync/{hub_pc}/user/bob/items"]
         ok = [f"kioku/sync/{hub_pc}/mesh/items",  # bob's ids asked for through the mesh scope
-              "mem/mesh/**", f"kioku/sync/{hub_pc}/user/alice/ids?prefix="]
+              "mem/mesh/**", own]
         replies = _ask(session, denied + ok, {f"kioku/sync/{hub_pc}/user/bob/items": ids,
                                               f"kioku/sync/{hub_pc}/mesh/items": ids})
         for sel, recs in replies.items():
@@ -293,7 +294,7 @@ def test_alices_certificate_cannot_reach_bobs_scope(team_mesh):
             assert not [r for r in replies[sel] if r[0] != "<error>"], (sel, replies[sel])
         assert replies[f"kioku/sync/{hub_pc}/mesh/items"][0][1] == b"[]"
         assert any(b_mesh in k for k, _ in replies["mem/mesh/**"])  # controls
-        assert a_ctrl in replies[f"kioku/sync/{hub_pc}/user/alice/ids?prefix="][0][1].decode()
+        assert a_ctrl in json.loads(replies[own][0][1])
 
         # -- puts: into bob's scope, and into the mesh labelled as bob's
         forged = wire_observation(content="forged into bob's scope", visibility="user",
@@ -316,3 +317,38 @@ def test_alices_certificate_cannot_reach_bobs_scope(team_mesh):
     assert status["rejected"].get("scope_mismatch", 0) >= mismatches + 1, status["rejected"]
     for host in (hub, bob, alice):
         lacks(host, forged["observation_id"], mislabeled["observation_id"])
+
+
+def test_alices_certificate_cannot_delete_bobs_memories(team_mesh):
+    """Deletes travel on mesh keys (allowed to every peer) but name the id of a
+    memory in bob's scope: a tombstone, an exact-key DELETE, a wildcard DELETE
+    and a legacy-tier DELETE must neither hide nor purge it anywhere."""
+    hub, alice, bob = team_mesh
+    connected(hub, alice, bob)
+    targets = [bob.save(f"bob-secret #{i}: keep me", None, "--visibility", "user")
+               for i in range(4)]
+    has(hub, *targets)
+    tail = f"cli/test-alice/{alice.pc_id()}/20261125T120000Z-0badc0de"
+    tombstone = {"observation_id": targets[0], "reason": "alice says so", "deleted_at": now_wire()}
+    control = wire_observation(content="alice's raw session, after the deletes")
+    before = {h.name: rejected(h, "scope_mismatch") for h in (hub, bob)}
+    with raw_session(tls_endpoint(hub.endpoint), tls=alice.tls_block()) as session:
+        session.put(f"mem/mesh/tomb/{tail}/{targets[0]}", json.dumps(tombstone))
+        session.delete(f"mem/mesh/obs/{tail}/{targets[1]}")
+        session.delete(f"mem/mesh/obs/**/{targets[2]}")
+        session.delete(f"mem/obs/{tail}/{targets[3]}")
+        session.put(obs_key(control), json.dumps(control))
+        has(hub, control["observation_id"])
+        has(bob, control["observation_id"])
+    synced([(hub, [bob]), (bob, [hub])], time.time())
+    for host in (hub, bob):  # all four arrived, and were refused
+        assert rejected(host, "scope_mismatch") >= before[host.name] + 4, host.node_status()
+        assert host.has_all(targets), f"{host.name} lost {set(targets) - host.obs_ids()}"
+        assert not set(targets) & (host.tomb_ids() | host.purged_ids()), host.name
+    assert bob.get(targets[0]).returncode == 0
+
+    # bob's own deletes, on his scope's keys, still travel.
+    bob.delete(targets[0])
+    bob.purge(targets[1])
+    wait_until(lambda: targets[0] in hub.tomb_ids() and targets[1] in hub.purged_ids(), 15,
+               message=lambda: hub.node.log_tail(10))

@@ -24,7 +24,7 @@ from ..core.models import (
 )
 from ..core.timeutil import format_ts, now_wire, parse_when
 from ..store.db import Store, row_to_observation
-from ..store.search import ReaderScope, SearchQuery, SearchResult, search
+from ..store.search import ReaderScope, SearchQuery, SearchResult, search, similar_candidates
 from ..store.textindex import words_for_index
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class Memory:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store.open(self.settings.db_path)
+            self._store = Store.open(self.settings.db_path, synchronous=self.settings.synchronous)
         return self._store
 
     @property
@@ -204,11 +204,12 @@ class Memory:
     def find_similar(self, obs: Observation, limit: int = 5) -> list[Similar]:
         """Live memories whose subject and content overlap this one heavily
         (Jaccard over words and word pairs), best first."""
-        candidates = self.search(SearchQuery(text=obs.subject, limit=limit)).hits
+        candidates = similar_candidates(self.store.db, obs.subject, limit)
         mine = _shingles(f"{obs.subject} {obs.content}")
         found = []
-        for hit in candidates:
-            other = hit.observation
+        for other in candidates:
+            if not self._readable(other):
+                continue
             if other.observation_id in obs.supersedes:
                 continue
             theirs = _shingles(f"{other.subject} {other.content}")

@@ -84,6 +84,10 @@ class Messenger:
         if correlation_id is not None:
             check_text("correlation_id", correlation_id)
         now = time.time()
+        try:
+            expires_at = format_ts(now + ttl)
+        except (OverflowError, ValueError, OSError):  # past year 9999 / time_t
+            raise ValidationError(f"ttl {ttl} is too large") from None
         msg = Message(
             msg_id=new_id(),
             scope=self.resolve_scope(scope),
@@ -93,7 +97,7 @@ class Messenger:
             recipient_id=rid,
             body=body,
             created_at=format_ts(now),
-            expires_at=format_ts(now + ttl),
+            expires_at=expires_at,
             ttl_sec=ttl,
             content_type=content_type or "text/plain",
             requires_ack=requires_ack,
@@ -141,7 +145,10 @@ class Messenger:
     def status(self, msg_id: str | None = None, limit: int = 20) -> list[StoredMessage]:
         """What this session (or its agent) sent, with the acks received."""
         if msg_id:
-            return [self._resolve(msg_id)]
+            found = self._resolve(msg_id)
+            if found.message.scope not in self.scopes():  # another user's or team's
+                raise NotFoundError(f"no message with id {msg_id!r}")
+            return [found]
         return store_msgs.sent_by(self.mem.store, self.session_id, self.agent_id, limit)
 
     def who(self) -> list[dict[str, object]]:

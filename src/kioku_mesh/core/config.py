@@ -104,6 +104,9 @@ class Settings:
     client_id: str = ""
     session_id: str = ""
     limits: Limits = field(default_factory=Limits)
+    # SQLite durability: "normal" survives any process crash (kill -9);
+    # "full" also the last commits on power loss, at one fsync per write.
+    synchronous: str = "normal"
     raw_global: dict[str, Any] = field(default_factory=dict)
     # Secret redaction allowlist (global config `redaction:` and env only; see core.redact).
     redaction_allowlist: tuple[str, ...] = ()
@@ -154,6 +157,9 @@ def load_settings(cwd: Path | None = None) -> Settings:
         session_id=pick("session_id"),
         raw_global=global_cfg,
     )
+    settings.synchronous = (pick("synchronous", default="normal") or "normal").lower()
+    if settings.synchronous not in ("normal", "full"):
+        raise ConfigError(f"synchronous must be normal or full, got {settings.synchronous!r}")
     if settings.mode not in MODES:
         raise ConfigError(f"unknown mode {settings.mode!r}: choose one of {', '.join(MODES)}")
     if settings.default_visibility not in VISIBILITIES:

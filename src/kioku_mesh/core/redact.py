@@ -320,7 +320,7 @@ _ASSIGN_VALUE = re.compile(
     r"""["']?[ \t]*(?P<op>:=|=>|=(?!=)|:(?![:/]))[ \t]*(?:"""
     r'''"(?P<dq>(?:[^"\\\n]|\\.){1,300})"|'''
     r"""'(?P<sq>[^'\n]{1,300})'|"""
-    r"""(?P<bare>[^\s"'`,;<>(){}\[\]]{1,300}))"""
+    r"""(?P<bare>[^\s"'`,;<>(){}\[\]\x00-\x1f\x7f]{1,300}))"""
 )
 _FLAG_VALUE = re.compile(r"""[ \t]+(?P<q>["']?)(?P<bare>[^\s"'`]{1,300})(?P=q)""")
 
@@ -770,6 +770,8 @@ def find_secrets(text: str, allowlist: Allowlist | None = None,
                 continue
             if _overlaps(taken, cand.start, cand.end):
                 continue
+            if text[cand.end:cand.end + 12].lstrip(".:").startswith("[REDACTED:"):
+                continue  # the rest of a value already redacted: redacting twice changes nothing
             if allowlist and allowlist.allows(text[cand.start:cand.end],
                                               text[cand.context_start:cand.context_end]):
                 continue

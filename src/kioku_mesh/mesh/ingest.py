@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..core.errors import ValidationError
 from ..core.keyspace import is_valid_chunk, parse_key
 from ..core.messages import Ack, Message, valid_msg_scope
-from ..core.models import Observation, Tombstone, is_valid_id
+from ..core.models import SLUG_RE, Observation, Tombstone, is_valid_id
 
 MAX_SAMPLE_BYTES = 1024 * 1024
 # A \uD800-\uDFFF escape: valid JSON, but a lone one cannot be stored as UTF-8.
@@ -66,6 +66,19 @@ def classify_delete(key: str) -> Action:
     except ValidationError:
         raise Rejected("bad_key", key[:120]) from None
     return Action("purge", parsed.observation_id, key=key)
+
+
+def wildcard_scope(key: str | None) -> str | None:
+    """The one scope a wildcard DELETE stays inside (`mem/mesh/**/ID` -> mesh,
+    `mem/user/bob/**/ID` -> user/bob); None when it may span scopes (`mem/**/obs/**/ID`)."""
+    parts = (key or "").split("/")
+    if len(parts) < 3 or parts[0] != "mem":
+        return None
+    if parts[1] in ("mesh", "obs", "tomb"):
+        return "mesh"
+    if parts[1] in ("user", "team") and SLUG_RE.match(parts[2]):
+        return f"{parts[1]}/{parts[2]}"
+    return None
 
 
 def classify_put(key: str, payload: bytes) -> Action:

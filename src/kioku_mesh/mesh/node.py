@@ -45,7 +45,7 @@ from ..store.replication import (
 from . import protocol
 from .config import MeshConfig, zenoh_config_json
 from .digest import differing_prefixes, needed
-from .ingest import Action, Rejected, classify
+from .ingest import Action, Rejected, classify, wildcard_scope
 from .status import STATUS_FILE, write_status
 from .storage import matching_records
 
@@ -127,7 +127,7 @@ class Node:
     # ----------------------------------------------------------- lifecycle
 
     def _open_store(self) -> Store:
-        return Store.open(self.settings.db_path)
+        return Store.open(self.settings.db_path, synchronous=self.settings.synchronous)
 
     def _open_session(self) -> zenoh.Session | None:
         delay = 0.2
@@ -350,13 +350,13 @@ class Node:
                     except Rejected as exc:
                         self._reject(exc, key)
                 try:
-                    counts = apply_peer_items(store, items)
+                    received = self._apply(store, items)
                 except Exception:  # never let one bad batch end ingestion for good
                     log.exception("could not store %d received items; anti-entropy "
                                   "will fetch them again", len(items))
                     self._count("store_errors")
                     continue
-                self._count("received", sum(counts.values()))
+                self._count("received", received)
         finally:
             store.close()
 
@@ -372,9 +372,19 @@ class Node:
             items.acks.append((action.ack, key_scope_msg(action.key or "")))
         elif action.kind == "purge":
             items.purges.append(action.id)
-            scope = key_scope(action.key)
+            scope = key_scope(action.key) or wildcard_scope(action.key)
             if scope:
                 items.purge_scopes[action.id] = scope
+
+    def _apply(self, store: Store, items: PeerItems) -> int:
+        """apply_peer_items; returns how many were stored, and counts the deletes
+        refused for naming an id held in another scope."""
+        counts = apply_peer_items(store, items)
+        refused = counts.pop("scope_mismatch", 0)
+        if refused:
+            self._count("rejected.scope_mismatch", refused)
+            log.warning("refused %d deletes naming a memory of another scope", refused)
+        return sum(counts.values())
 
     def _reject(self, exc: Rejected, key: str) -> None:
         self._count(f"rejected.{exc.reason}")
@@ -538,10 +548,9 @@ class Node:
             items = PeerItems()
             for record in records:
                 self._add_record(items, record, scope)
-            fetched += sum(apply_peer_items(store, items).values())
+            fetched += self._apply(store, items)
         if purge:
-            apply_peer_items(store, PeerItems(purges=purge,
-                                              purge_scopes=dict.fromkeys(purge, scope)))
+            self._apply(store, PeerItems(purges=purge, purge_scopes=dict.fromkeys(purge, scope)))
         return fetched, len(purge), exchanged
 
     def _add_record(self, items: PeerItems, record: dict[str, Any], scope: str) -> None:

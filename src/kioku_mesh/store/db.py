@@ -59,7 +59,7 @@ class Store:
         self.path = path
 
     @classmethod
-    def open(cls, path: Path, *, synchronous: str = "FULL") -> Store:
+    def open(cls, path: Path, *, synchronous: str = "NORMAL") -> Store:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(
@@ -73,7 +73,9 @@ class Store:
             db.create_function("km_fp", 2, fingerprint, deterministic=True)
             db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             _enable_wal(db)
-            db.execute(f"PRAGMA synchronous = {synchronous}")
+            if synchronous.upper() not in ("NORMAL", "FULL"):
+                raise StoreError(f"synchronous must be NORMAL or FULL, got {synchronous!r}")
+            db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
             schema.migrate(db)
         except sqlite3.DatabaseError as exc:
             db.close()

@@ -203,17 +203,37 @@ def key_scope_msg(key: str) -> str | None:
     return None
 
 
+def _held_elsewhere(db: Any, oid: str, scope: str | None) -> bool:
+    """True when `oid` is held here in another scope than `scope` (a delete sent
+    on, say, a mesh key must not hide or purge a user or team memory)."""
+    if scope is None:
+        return False
+    row = db.execute(
+        f"SELECT COALESCE((SELECT {obs_scope_sql('o')} FROM observations o WHERE o.id = :id), "
+        "(SELECT scope FROM tombstones WHERE id = :id))", {"id": oid}).fetchone()
+    return row is not None and row[0] is not None and row[0] != scope
+
+
 def apply_peer_items(store: Store, items: PeerItems) -> dict[str, int]:
-    """Store what peers sent, in one transaction; purged ids stay purged."""
+    """Store what peers sent, in one transaction; purged ids stay purged.
+    Tombstones and purges naming an id held in another scope than their key's
+    are refused and counted as `scope_mismatch` (key present only then)."""
     counts = {"obs": 0, "tomb": 0, "purge": 0}
     if items.observations:
         counts["obs"] = store.add_observations(items.observations, origin="peer")
     now = time.time()
+    refused = 0
     with store.write() as db:
         for tomb, key in items.tombstones:
+            if _held_elsewhere(db, tomb.observation_id, key_scope(key)):
+                refused += 1
+                continue
             counts["tomb"] += store.insert_tombstone(db, tomb, "peer", now, key, key_scope(key))
         for oid in items.purges:
             if db.execute("SELECT 1 FROM purged WHERE id = ?", (oid,)).fetchone():
+                continue
+            if _held_elsewhere(db, oid, items.purge_scopes.get(oid)):
+                refused += 1
                 continue
             counts["purge"] += 1
             store._purge_one(db, oid, "purged by a peer", now, "peer", items.purge_scopes.get(oid))
@@ -222,4 +242,6 @@ def apply_peer_items(store: Store, items: PeerItems) -> dict[str, int]:
 
         counts["msg"] = sum(add_message(store, m, "peer") for m in items.messages)
         counts["ack"] = sum(add_ack(store, a, "peer", scope) for a, scope in items.acks)
+    if refused:
+        counts["scope_mismatch"] = refused
     return counts

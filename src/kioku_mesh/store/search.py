@@ -126,13 +126,26 @@ def _bind_list(params: dict[str, object], prefix: str, values: list[str]) -> str
     return ", ".join(names)
 
 
-def _term_set(i: int, term: str, params: dict[str, object]) -> str | None:
-    parts = []
+def _term_exprs(db: sqlite3.Connection, term: str) -> tuple[str | None, str | None]:
+    """(word-index expression, substring expression) for one term.
+
+    Substring (trigram) matching is the fallback for a term the word index
+    does not know at all (a mid-word fragment like "abas"): common trigrams
+    have huge posting lists, and a term that matches as a word or word prefix
+    is already well served (ADR 0003)."""
     wexpr = words_expr(term)
+    if wexpr and db.execute(
+            "SELECT 1 FROM obs_words WHERE obs_words MATCH ? LIMIT 1", (wexpr,)).fetchone():
+        return wexpr, None
+    return wexpr, trigram_expr(term)
+
+
+def _term_set(i: int, exprs: tuple[str | None, str | None], params: dict[str, object]) -> str | None:
+    parts = []
+    wexpr, texpr = exprs
     if wexpr:
         params[f"w{i}"] = wexpr
         parts.append(f"SELECT rowid FROM obs_words WHERE obs_words MATCH :w{i}")
-    texpr = trigram_expr(term)
     if texpr:
         params[f"t{i}"] = texpr
         parts.append(f"SELECT rowid FROM obs_tri WHERE obs_tri MATCH :t{i}")
@@ -143,11 +156,12 @@ def _run_text(
     db: sqlite3.Connection, q: SearchQuery, scope: ReaderScope, terms: list[str], combine: str
 ) -> tuple[list[sqlite3.Row], int]:
     params: dict[str, object] = {"now": time.time(), "limit": q.limit, "offset": q.offset}
-    sets = [s for i, t in enumerate(terms) if (s := _term_set(i, t, params))]
+    exprs = [_term_exprs(db, t) for t in terms]
+    sets = [s for i, e in enumerate(exprs) if (s := _term_set(i, e, params))]
     if not sets:
         return [], 0
-    wany = [e for t in terms if (e := words_expr(t))]
-    tany = [e for t in terms if (e := trigram_expr(t))]
+    wany = [w for w, _ in exprs if w]
+    tany = [t for _, t in exprs if t]
     hits = ""
     only_hits = ""
     # Every memory matching at least one term is in `rel`: with one term, or
@@ -265,3 +279,18 @@ def search(db: sqlite3.Connection, q: SearchQuery, scope: ReaderScope) -> Search
         for row in rows
     ]
     return SearchResult(hits=hits, total=total, match=match, terms=terms)
+
+
+def similar_candidates(db: sqlite3.Connection, text: str, limit: int = 5) -> list[Observation]:
+    """Live memories containing every word of `text` (word index only, best
+    BM25 first): the cheap pre-filter of the near-duplicate check on save."""
+    exprs = [e for t in split_terms(text)[:12] if (e := words_expr(t))]
+    if not exprs:
+        return []
+    rows = db.execute(
+        "SELECT o.* FROM obs_words JOIN observations o ON o.seq = obs_words.rowid "
+        f"WHERE obs_words MATCH ? AND NOT {TOMBSTONED_SQL} AND NOT {SUPERSEDED_SQL} "
+        "ORDER BY obs_words.rank LIMIT ?",
+        (" AND ".join(exprs), limit),
+    ).fetchall()
+    return [row_to_observation(row) for row in rows]
