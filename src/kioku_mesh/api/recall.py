@@ -7,7 +7,6 @@ greedily into a character budget so the pack never floods a context window.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from ..core.models import Observation
@@ -23,14 +22,6 @@ class RecallPack:
     included: int = 0
     omitted: int = 0
     match: str = "browse"
-
-
-def age(created_ts: float, now: float | None = None) -> str:
-    seconds = max(0.0, (now or time.time()) - created_ts)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit}"
-    return "now"
 
 
 def _line(obs: Observation) -> str:

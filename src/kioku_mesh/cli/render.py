@@ -9,7 +9,7 @@ import time
 from typing import IO, Any
 
 from ..core.models import Observation
-from ..core.timeutil import parse_ts
+from ..core.timeutil import age
 
 
 def use_color(stream: IO[str]) -> bool:
@@ -43,14 +43,7 @@ def dump_json(data: Any, stream: IO[str] | None = None) -> None:
 
 
 def age_of(created_at: str, now: float | None = None) -> str:
-    ts = parse_ts(created_at)
-    if ts is None:
-        return "?"
-    seconds = max(0.0, (now or time.time()) - ts)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit}"
-    return "now"
+    return age(created_at, now)
 
 
 def ago(created_at: str) -> str:

@@ -61,3 +61,30 @@ def parse_when(text: str, *, now: float | None = None) -> float:
 
 def add_seconds(epoch: float, seconds: float) -> float:
     return (datetime.fromtimestamp(epoch, UTC) + timedelta(seconds=seconds)).timestamp()
+
+
+def age(timestamp: str, now: float | None = None, *, fresh: str = "now") -> str:
+    """Compact age of a wire timestamp: 3d, 5h, 12m, or `fresh` under a minute."""
+    ts = parse_ts(timestamp)
+    if ts is None:
+        return "?"
+    seconds = max(0.0, (now or time.time()) - ts)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return fresh
+
+
+def pid_alive(pid: object) -> bool:
+    """Whether a process with this pid exists (ours or another user's)."""
+    import os
+
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from ..core.models import Observation
-from ..core.timeutil import parse_ts
+from ..core.timeutil import age as age_text
 
 DEFAULT_MAX_BYTES = 4000
 
 
 def age(created_at: str, now: float | None = None) -> str:
-    ts = parse_ts(created_at)
-    if ts is None:
-        return "?"
-    seconds = max(0.0, (now or time.time()) - ts)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit}"
-    return "0m"
+    return age_text(created_at, now, fresh="0m")
 
 
 def hit_summary(obs: Observation, now: float) -> dict[str, Any]:

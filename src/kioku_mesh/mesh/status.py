@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..core.timeutil import pid_alive
+
 STATUS_FILE = "node-status.json"
 STALE_AFTER_S = 5.0
 
@@ -27,17 +29,5 @@ def read_status(state_dir: Path) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         return None
     fresh = time.time() - float(data.get("updated", 0)) < STALE_AFTER_S
-    data["running"] = bool(fresh and data.get("state") == "running" and _alive(data.get("pid")))
+    data["running"] = bool(fresh and data.get("state") == "running" and pid_alive(data.get("pid")))
     return data
-
-
-def _alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

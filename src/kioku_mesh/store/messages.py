@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 
 from ..core.messages import Ack, Message
-from ..core.timeutil import parse_ts
+from ..core.timeutil import parse_ts, pid_alive
 from .db import Store
 
 
@@ -39,17 +39,23 @@ def add_message(store: Store, msg: Message, origin: str) -> bool:
 
 
 def add_ack(store: Store, ack: Ack, origin: str, scope: str | None = None) -> bool:
-    """Record an ack (idempotent); its scope is its message's, when known."""
+    """Record an ack (idempotent), in its message's scope. Acks go with their
+    message (docs/adr/0009): one whose message is not stored here or has expired
+    is not stored, or acks of purged messages would come back from peers that
+    still hold them and never go. (An ack that outran its message is fetched
+    again by anti-entropy once the message is here.) `scope`, from the ack's
+    key, is not needed: the message's is used."""
     with store.write() as db:
-        row = db.execute("SELECT scope FROM messages WHERE msg_id = ?", (ack.msg_id,)).fetchone()
-        row = row or ((scope,) if scope else None)
+        row = db.execute("SELECT scope, expires_ts FROM messages WHERE msg_id = ?",
+                         (ack.msg_id,)).fetchone()
+        if row is None or (row[1] is not None and row[1] <= time.time()):
+            return False
         cur = db.execute(
             "INSERT INTO acks(msg_id, recipient_session_id, recipient_agent_id, status, acked_at, "
             "acked_ts, scope, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(msg_id, recipient_session_id) DO NOTHING",
             (ack.msg_id, ack.recipient_session_id, ack.recipient_agent_id, ack.status,
-             ack.acked_at, parse_ts(ack.acked_at) or time.time(),
-             row[0] if row else "mesh", origin),
+             ack.acked_at, parse_ts(ack.acked_at) or time.time(), row[0], origin),
         )
         return cur.rowcount > 0
 
@@ -159,16 +165,6 @@ def live_sessions(store: Store) -> list[dict[str, object]]:
     """Sessions whose MCP server process is still alive on this host."""
     out = []
     for row in store.db.execute("SELECT * FROM sessions ORDER BY started_ts"):
-        if _alive(row["pid"]):
+        if pid_alive(row["pid"]):
             out.append({k: row[k] for k in row.keys()})
     return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
