@@ -55,13 +55,14 @@ def has_ack(host: Host, msg_id: str, session: str) -> bool:
                      msg_id, session))
 
 
-def pair(cluster, spoke_env: dict[str, str] | None = None) -> tuple[Host, Host]:
+def pair(cluster, spoke_env: dict[str, str] | None = None,
+         sync_interval_s: float = 3600) -> tuple[Host, Host]:
     """Host 1 (hub) and host 2 (spoke), both nodes running, connected and past
     the sync round each does when the other appears."""
     hub = cluster.hub("h1")
     spoke = cluster.spoke("h2", hub, env=spoke_env)
     for host in (hub, spoke):
-        host.set_mesh_option("sync_interval_s", 3600)
+        host.set_mesh_option("sync_interval_s", sync_interval_s)
         host.node.start()
     wait_until(lambda: hub.sees(spoke) and spoke.sees(hub), 15,
                message=lambda: f"{hub.node_status()}\n{spoke.node_status()}")
@@ -146,6 +147,37 @@ def test_offline_recipient_gets_message_once_unless_expired(cluster):
     [status] = msg(hub, ALICE, "status", later["msg_id"])
     assert [a["recipient_session_id"] for a in status["acks"]] == ["bob-s1"]
     assert rows(hub, "SELECT count(*) FROM messages WHERE msg_id = ?", later["msg_id"]) == [(1,)]
+
+
+def test_acks_go_with_their_expired_message(cluster):
+    """An expired message purged on one host while the other still holds it (each
+    host purges on its own clock) must not leave its ack behind: the ack is not
+    fetched back from the peer, and once both purged, no ack is anywhere."""
+    hub, spoke = pair(cluster, sync_interval_s=0.5)
+
+    def round_trip() -> None:  # a full anti-entropy round each way, started from now
+        t = time.time()
+        wait_until(lambda: hub.synced_since(t, spoke) and spoke.synced_since(t, hub), 15)
+
+    msg_id = msg(hub, ALICE, "send", "short-lived, acked", "--to-agent", "bob-agent",
+                 "--ttl", "2")["msg_id"]
+    wait_until(lambda: has_msg(spoke, msg_id), 10)
+    msg(spoke, BOB, "ack", msg_id)
+    wait_until(lambda: has_ack(hub, msg_id, "bob-s1"), 10)
+    wait_until(lambda: msg(hub, ALICE, "status", msg_id)[0]["expired"], 10)
+
+    assert msg(hub, ALICE, "purge-expired") == {"purged": 1}
+    round_trip()
+    round_trip()
+    assert not has_msg(hub, msg_id) and not has_ack(hub, msg_id, "bob-s1"), \
+        "the ack of a purged message came back from the peer"
+    held = has_ack(spoke, msg_id, "bob-s1")  # unless its node purged on its own (60 s clock)
+    assert msg(spoke, BOB, "purge-expired") == {"purged": 1 if held else 0}
+    round_trip()
+    round_trip()
+    for host in (hub, spoke):
+        assert rows(host, "SELECT count(*) FROM messages") == [(0,)], host.name
+        assert rows(host, "SELECT count(*) FROM acks") == [(0,)], host.name
 
 
 def test_who_shows_a_session_running_on_the_other_host(cluster):
