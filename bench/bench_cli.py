@@ -124,7 +124,7 @@ def bench_cli(count: int, runs: int, log: Any = print) -> dict[str, Any]:
 
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
-        "| memories | command | runs | median wall (ms) | p90 wall (ms) | max wall (ms) | "
+        "| memories | command | runs | median wall (ms) | p90 wall (ms) | min / max wall (ms) | "
         "median CPU (ms) | target <= 150 ms |",
         "|---:|---|---:|---:|---:|---:|---:|---|",
     ]
@@ -133,13 +133,16 @@ def table(results: list[dict[str, Any]]) -> str:
             w = c["wall"]
             if name.startswith("python"):
                 verdict = "(floor)"
+            elif w["median"] * 1000 <= TARGET_MS:
+                verdict = "met" if w["p90"] * 1000 <= TARGET_MS else "met (median; p90 over)"
+            elif c["cpu"]["median"] * 1000 <= TARGET_MS:
+                verdict = "**missed** on wall; CPU time within (machine load)"
             else:
-                verdict = "met" if w["median"] * 1000 <= TARGET_MS else "**missed**"
-                if verdict == "met" and w["p90"] * 1000 > TARGET_MS:
-                    verdict = "met (median; p90 over)"
+                verdict = "**missed**"
             lines.append(
                 f"| {r['count']:,} | {name} | {w['n']} | {common.ms(w['median'])} | "
-                f"{common.ms(w['p90'])} | {common.ms(w['max'])} | {common.ms(c['cpu']['median'])} | "
+                f"{common.ms(w['p90'])} | {common.ms(w['min'])} / {common.ms(w['max'])} | "
+                f"{common.ms(c['cpu']['median'])} | "
                 f"{verdict} |"
             )
     return "\n".join(lines)

@@ -231,6 +231,8 @@ class Memory:
         if ttl_sec is not None:
             if isinstance(ttl_sec, bool) or not isinstance(ttl_sec, int) or ttl_sec <= 0:
                 raise ValidationError("ttl must be a positive whole number of seconds")
+            if ttl_sec > 100 * 365 * 86400:
+                raise ValidationError(f"ttl {ttl_sec} is too large (at most 100 years)")
             return format_ts(now + ttl_sec)
         if expires_at:
             when = parse_when(expires_at, now=now)
