@@ -194,9 +194,11 @@ def test_who_shows_a_session_running_on_the_other_host(cluster):
         [seen] = wait_until(remote_sessions, 20, interval=0.2,
                             message=lambda: f"{hub.node_status()}")
         assert (seen["agent_id"], seen["host"]) == ("bob-agent", "mesh")
+        spoke_pc = (spoke.state_dir / "pc_id").read_text().strip()
+        assert seen["pc_id"] == spoke_pc  # which host the session runs on
         text = subprocess.run([*_cli(), "msg", "who"], capture_output=True, text=True,
                               env={**hub.env, **ALICE}, cwd=str(hub.home), timeout=60).stdout
-        assert "bob-agent session bob-remote-1 (on another host)" in text
+        assert f"bob-agent session bob-remote-1 (on host {spoke_pc[:8]})" in text
         [local] = [s for s in msg(spoke, BOB, "who") if s["session_id"] == "bob-remote-1"]
         assert (local["host"], local["pid"]) == ("local", server.pid)
 

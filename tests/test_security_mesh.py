@@ -310,13 +310,16 @@ def test_alices_certificate_cannot_reach_bobs_scope(team_mesh):
                                       visibility="user", scope_id="bob")
         control = wire_observation(content="alice's raw session, a fair mesh memory")
         mismatches = rejected(hub, "scope_mismatch")
+        bob_mismatches = rejected(bob, "scope_mismatch")
         session.put(obs_key(forged), json.dumps(forged))
         session.put(obs_key({**mislabeled, "visibility": "mesh"}), json.dumps(mislabeled))
         session.put(obs_key(control), json.dumps(control))
         has(hub, control["observation_id"])
         has(bob, control["observation_id"])
-        wait_until(lambda: rejected(hub, "scope_mismatch") > mismatches, 10,
-                   message=lambda: f"hub stats: {(hub.node_status() or {}).get('stats')}")
+        wait_until(lambda: rejected(hub, "scope_mismatch") > mismatches
+                   and rejected(bob, "scope_mismatch") > bob_mismatches, 10,
+                   message=lambda: f"hub stats: {(hub.node_status() or {}).get('stats')}\n"
+                                   f"bob stats: {(bob.node_status() or {}).get('stats')}")
         for sub in subs:
             sub.undeclare()
 

@@ -100,8 +100,8 @@ def cmd_msg(args: argparse.Namespace) -> int:
             elif not sessions:
                 print("no agent sessions online (sessions are MCP servers of running agents)")
             for sess in sessions if not args.json else []:
-                where = (f"pid {sess['pid']}" if sess.get("host") == "local"
-                         else "on another host")
+                where = (f"here, pid {sess['pid']}" if sess.get("host") == "local"
+                         else f"on host {str(sess.get('pc_id', '?'))[:8]}")
                 print(f"{sess['agent_id']} session {sess['session_id']} ({where})")
         else:
             count = m.purge_expired()

@@ -340,7 +340,8 @@ def _messaging_tools(server: MCPServer, memory: Memory, call: Any) -> None:
     @server.tool(description="Agent sessions online on this host (with an MCP server running).")
     def list_agents() -> CallToolResult:
         sessions = call(messenger.who)
-        text = "\n".join(f"{s['agent_id']} session {s['session_id']} ({s.get('host')})"
+        text = "\n".join(f"{s['agent_id']} session {s['session_id']} "
+                         f"({'this host' if s.get('host') == 'local' else 'host ' + str(s.get('pc_id'))[:8]})"
                          for s in sessions) or "no agent sessions online"
         return _result(text, {"sessions": sessions, "you": messenger.session_id})
 

@@ -21,7 +21,7 @@ ALL_MESSAGES = [
 ]
 MESH_KEYS = [
     "mem/mesh/**", "mem/obs/**", "mem/tomb/**", "msg/mesh/**",
-    "kioku/node/**", "kioku/sync/*/mesh/**",
+    "kioku/node/**", "kioku/presence/**", "kioku/sync/*/mesh/**",
 ]
 
 

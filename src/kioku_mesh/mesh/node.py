@@ -52,7 +52,8 @@ from .storage import matching_records
 log = logging.getLogger("kioku_mesh.node")
 BLOCK = zenoh.CongestionControl.BLOCK
 QUERY_TIMEOUT_S = 10.0
-PRESENCE_PREFIX = "msg/mesh/presence"
+# Our own presence keys name the host too (the wire's msg/{scope}/presence/... do not).
+PRESENCE_PREFIX = "kioku/presence"
 EXPIRED_PURGE_S = 60.0
 
 
@@ -268,11 +269,12 @@ class Node:
     def _on_presence(self, sample: zenoh.Sample) -> None:
         key = str(sample.key_expr)
         parts = key.split("/")
-        if len(parts) != 5 or key in self._presence_tokens:
+        if len(parts) != 5 or key in self._presence_tokens:  # kioku/presence/pc/agent/session
             return
         with self.lock:
             if sample.kind == zenoh.SampleKind.PUT:
-                self.presence[key] = {"agent_id": parts[3], "session_id": parts[4],
+                self.presence[key] = {"pc_id": parts[2], "agent_id": parts[3],
+                                      "session_id": parts[4],
                                       "since": time.time()}
             else:
                 self.presence.pop(key, None)
@@ -286,7 +288,7 @@ class Node:
         session = self.session
         if session is None:
             return
-        wanted = {f"{PRESENCE_PREFIX}/{s['agent_id']}/{s['session_id']}"
+        wanted = {f"{PRESENCE_PREFIX}/{self.pc_id}/{s['agent_id']}/{s['session_id']}"
                   for s in live_sessions(store)
                   if is_valid_chunk(s["agent_id"]) and is_valid_chunk(s["session_id"])}
         for key in set(self._presence_tokens) - wanted:
