@@ -21,10 +21,11 @@ segments = st.one_of(
     st.text(string.ascii_letters + string.digits + "-_.@", min_size=1, max_size=12),
     st.text(min_size=0, max_size=6),  # anything, including / * $ # ? and empty
 )
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=4,
+# Flat values keep generation cheap enough for 10,000 cases per test; nesting
+# adds nothing here (every field is type-checked the same way at any depth).
+json_values = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=12),
+    st.lists(st.text(max_size=6), max_size=3),
 )
 
 
@@ -47,9 +48,9 @@ def keys(draw: st.DrawFn) -> str:
 def observation_payloads(draw: st.DrawFn) -> bytes:
     """Mostly-plausible observation JSON with random corruption of fields."""
     oid = draw(ids)
-    data = {name: draw(json_values) for name in draw(st.sets(st.sampled_from(WIRE_FIELDS)))}
+    data = draw(st.dictionaries(st.sampled_from(WIRE_FIELDS), json_values, max_size=8))
     data["observation_id"] = draw(st.one_of(st.just(oid), json_values))
-    data.update(draw(st.dictionaries(st.text(max_size=10), json_values, max_size=2)))
+    data.update(draw(st.dictionaries(st.text(max_size=6), json_values, max_size=1)))
     raw = json.dumps(data).encode()
     return draw(st.sampled_from([raw, raw[: len(raw) // 2], b"\xff" + raw, b"null", b"[]"]))
 
