@@ -6,9 +6,7 @@ zenoh is imported only when a node actually runs.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,6 +36,8 @@ def _run(settings: Any, cfg: Any) -> int:
 
         cfg.tls_block = zenoh_tls_block(settings)
         cfg.validate()
+    import logging
+
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s kioku-mesh node: %(message)s", datefmt="%H:%M:%S")
     from ..mesh.node import Node
@@ -134,6 +134,8 @@ LAUNCHD_PLIST = """\
 
 def install_service(mode: str) -> tuple[Path | None, str]:
     """Write a systemd user unit (Linux) or return a launchd plist (macOS)."""
+    import shutil
+
     exe = shutil.which("kioku-mesh") or str(Path(sys.executable).with_name("kioku-mesh"))
     if sys.platform == "darwin":
         return None, LAUNCHD_PLIST.format(exe=exe)

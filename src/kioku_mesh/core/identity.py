@@ -4,19 +4,15 @@ agent_family and client_id (from env/config, else detected, else defaults).
 
 from __future__ import annotations
 
-import getpass
 import os
 import re
-import socket
-import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Settings
 from .errors import ConfigError
-from .models import is_valid_id
+from .models import is_valid_id, new_id
 
 PC_ID_FILE = "pc_id"
 # Coding agents that mark their child processes with an env var: when the CLI
@@ -44,7 +40,7 @@ class Identity:
 
 def new_session_id(now: float | None = None) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
-    return f"{stamp}-{uuid.uuid4().hex[:8]}"
+    return f"{stamp}-{os.urandom(4).hex()}"
 
 
 def process_session_id() -> str:
@@ -64,10 +60,12 @@ def load_pc_id(state_dir: Path) -> str:
         state_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create state dir {state_dir}: {exc.strerror}") from None
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(dir=state_dir, prefix=".pc_id.")
     try:
         with os.fdopen(fd, "w") as handle:
-            handle.write(uuid.uuid4().hex + "\n")
+            handle.write(new_id() + "\n")
         try:
             os.link(tmp, path)  # atomic: exactly one racing process wins
         except FileExistsError:
@@ -100,11 +98,15 @@ def detect_agent() -> tuple[str, str] | None:
 
 
 def default_client_id() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "user"
-    return _safe_segment(f"{user}@{socket.gethostname()}")
+    user = os.environ.get("USER") or os.environ.get("LOGNAME")
+    if not user:
+        try:
+            import pwd
+
+            user = pwd.getpwuid(os.getuid()).pw_name
+        except (ImportError, KeyError, OSError):
+            user = "user"
+    return _safe_segment(f"{user}@{os.uname().nodename}")
 
 
 def resolve_identity(settings: Settings) -> Identity:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +46,11 @@ def scope_of(visibility: str, scope_id: str) -> str:
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """A uuid4 as 32 lowercase hex (the uuid module costs ~4 ms of CLI start)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return raw.hex()
 
 
 def is_valid_id(value: object) -> bool:

@@ -6,10 +6,10 @@ or digests of peers running different versions would never agree.
 
 from __future__ import annotations
 
-from hashlib import blake2b
-
 
 def fingerprint(oid: str, tag: str) -> int:
+    from hashlib import blake2b  # on first write only: read-only commands skip it
+
     digest = blake2b(f"{tag}:{oid}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
