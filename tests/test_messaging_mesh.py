@@ -89,6 +89,9 @@ def test_live_delivery_both_ways_and_ack_travels_back(cluster):
     assert [(a["recipient_session_id"], a["recipient_agent_id"], a["acked_at"])
             for a in status["acks"]] == [("bob-s1", "bob-agent", ack["acked_at"])]
     assert msg(hub, ALICE, "status")[0]["acks"][0]["recipient_session_id"] == "bob-s1"
+    # delivery state: sent by h1's node; the copy on h2 says where it came from
+    assert status["delivery"] == "sent"
+    assert msg(spoke, BOB, "inbox", "--all")[0]["delivery"] == "received"
 
     # and back: a reply from h2 to alice's session on h1
     reply = msg(spoke, BOB, "send", "index rebuilt", "--to-session", "alice-s1")["msg_id"]

@@ -40,7 +40,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, parser_class: type) -
 
 def _view(stored: Any) -> dict[str, Any]:
     msg = stored.message
-    return {**msg.to_wire(), "acks": [a.to_wire() for a in stored.acks], "expired": stored.expired}
+    return {**msg.to_wire(), "acks": [a.to_wire() for a in stored.acks], "expired": stored.expired,
+            "delivery": stored.delivery}
 
 
 def cmd_msg(args: argparse.Namespace) -> int:
@@ -91,8 +92,10 @@ def cmd_msg(args: argparse.Namespace) -> int:
                 acks = ", ".join(f"{a.recipient_session_id} at {a.acked_at}" for a in s.acks)
                 state = f"acked by {acks}" if acks else ("awaiting ack" if msg.requires_ack
                                                          else "not acked")
+                delivery = {"queued": "queued here (mesh node not running?)",
+                            "sent": "sent", "received": "received"}[s.delivery]
                 print(f"{msg.msg_id[:12]} to {msg.recipient_kind} {msg.recipient_id} "
-                      f"[{msg.scope}] {state}{' (expired)' if s.expired else ''}")
+                      f"[{msg.scope}] {delivery}, {state}{' (expired)' if s.expired else ''}")
         elif action == "who":
             sessions = m.who()
             if args.json:

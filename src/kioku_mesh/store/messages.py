@@ -6,6 +6,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from ..core.messages import Ack, Message
 from ..core.timeutil import parse_ts, pid_alive
@@ -17,6 +18,9 @@ class StoredMessage:
     message: Message
     acks: list[Ack]
     expired: bool
+    # Delivery as this host knows it: "received" (came from a peer), "queued"
+    # (written here, the node has not published it yet) or "sent" (published).
+    delivery: str = "sent"
 
 
 def add_message(store: Store, msg: Message, origin: str) -> bool:
@@ -69,7 +73,19 @@ def acks_for(store: Store, msg_id: str) -> list[Ack]:
 def _load(store: Store, rows: list) -> list[StoredMessage]:
     now = time.time()
     return [StoredMessage(Message.from_wire(json.loads(r["payload"])), acks_for(store, r["msg_id"]),
-                          r["expires_ts"] is not None and r["expires_ts"] <= now) for r in rows]
+                          r["expires_ts"] is not None and r["expires_ts"] <= now,
+                          _delivery(store, r)) for r in rows]
+
+
+def _delivery(store: Store, row: Any) -> str:
+    if row["origin"] == "peer":
+        return "received"
+    state = store.db.execute("SELECT value FROM sync_state WHERE key = 'published_seq'").fetchone()
+    published = int(state[0]) if state else 0
+    pending = store.db.execute(
+        "SELECT 1 FROM changes WHERE kind = 'msg' AND id = ? AND seq > ?",
+        (row["msg_id"], published)).fetchone()
+    return "queued" if pending else "sent"
 
 
 def inbox(store: Store, session_id: str, agent_id: str, *, unread_only: bool, scopes: list[str],
