@@ -73,8 +73,8 @@ def table(results: list[dict[str, Any]]) -> str:
 def size_table(results: list[dict[str, Any]]) -> str:
     lines = [
         "| memories | JSONL file | db on disk | per memory | rows + b-tree indexes | "
-        "word index | trigram index |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "word index | trigram index | other (change feed, digest, ...) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         b = r["db_breakdown"]
@@ -83,7 +83,8 @@ def size_table(results: list[dict[str, Any]]) -> str:
             f"{common.human_bytes(r['db_bytes'])} | {common.human_bytes(r['db_bytes'] / r['count'])} | "
             f"{common.human_bytes(b.get('rows + b-tree indexes', 0))} | "
             f"{common.human_bytes(b.get('word index', 0))} | "
-            f"{common.human_bytes(b.get('trigram index', 0))} |"
+            f"{common.human_bytes(b.get('trigram index', 0))} | "
+            f"{common.human_bytes(b.get('other', 0))} |"
         )
     return "\n".join(lines)
 

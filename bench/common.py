@@ -185,7 +185,9 @@ def source_state() -> str:
         commit = out.stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         pass
-    return f"HEAD {commit}, kioku_mesh source sha256 {code_hash(src, '*.py')[:12]}"
+    where = "this checkout" if BENCH_DIR.parent in src.parents else f"{src}, not this checkout"
+    return (f"kioku_mesh source sha256 {code_hash(src, '*.py')[:12]} ({where}); "
+            f"this checkout's HEAD {commit}")
 
 
 def code_hash(root: Path, pattern: str) -> str:

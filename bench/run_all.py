@@ -1,8 +1,8 @@
 """Run every kioku-mesh benchmark and print the results as markdown.
 
-    .venv/bin/python bench/run_all.py            # full run: 10k and 100k (about 15-25 min)
+    .venv/bin/python bench/run_all.py            # full run: 10k and 100k (4-8 min on 2 cores)
     .venv/bin/python bench/run_all.py --quick    # small smoke run (well under a minute)
-    .venv/bin/python bench/run_all.py --million  # also import/open 1,000,000 memories
+    .venv/bin/python bench/run_all.py --million  # also import/open 1,000,000 memories (+15 min)
     .venv/bin/python bench/run_all.py --mcp      # also the MCP server (vs kioku-mesh 1.2.0 in
                                                  # /tmp/refvenv when present; full: +10-15 min)
 

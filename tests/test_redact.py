@@ -25,12 +25,10 @@ from kioku_mesh.core.redact import (
     Redaction,
     describe,
     find_secrets,
-    is_placeholder,
     redact,
     redact_observation,
-    secret_key_kind,
-    shannon_entropy,
 )
+from kioku_mesh.core.redact_rules import is_placeholder, secret_key_kind, shannon_entropy
 
 GHP = corpus._GHP
 

@@ -11,7 +11,6 @@ Threads, each with its own store connection:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -34,24 +33,21 @@ from ..store.replication import (
     PUBLISHED_SEQ,
     PeerItems,
     apply_peer_items,
-    digest_buckets,
     get_state,
-    ids_with_prefix,
     key_scope_msg,
     pending_changes,
     prune_changes,
     set_state,
 )
 from . import protocol
+from .antientropy import AntiEntropyPuller
 from .config import MeshConfig, zenoh_config_json
-from .digest import differing_prefixes, needed
 from .ingest import Action, Rejected, classify, wildcard_scope
 from .status import STATUS_FILE, write_status
 from .storage import matching_records
 
 log = logging.getLogger("kioku_mesh.node")
 BLOCK = zenoh.CongestionControl.BLOCK
-QUERY_TIMEOUT_S = 10.0
 # Our own presence keys name the host too (the wire's msg/{scope}/presence/... do not).
 PRESENCE_PREFIX = "kioku/presence"
 EXPIRED_PURGE_S = 60.0
@@ -100,7 +96,7 @@ def scope_key_exprs(scope: str) -> list[str]:
     return [f"mem/{scope}/**"]
 
 
-class Node:
+class Node(AntiEntropyPuller):
     def __init__(self, settings: Settings, cfg: MeshConfig,
                  acl_source: Callable[[], dict[str, Any]] | None = None) -> None:
         cfg.validate()
@@ -488,95 +484,6 @@ class Node:
             log.warning("sync with %s failed: %s", pc_id[:8], exc)
         with self.lock:
             self.peers.setdefault(pc_id, {}).update(result)
-
-    def _query(self, pc_id: str, scope: str, what: str, params: str = "",
-               payload: bytes | None = None) -> tuple[Any, int]:
-        assert self.session is not None
-        selector = protocol.sync_key(pc_id, scope, what) + (f"?{params}" if params else "")
-        for reply in self.session.get(selector, payload=payload, timeout=QUERY_TIMEOUT_S):
-            if reply.ok is not None:
-                raw = reply.ok.payload.to_bytes()
-                return json.loads(raw), len(raw) + len(selector) + len(payload or b"")
-            raise ValueError(f"peer refused {what}: {reply.err.payload.to_string()}")
-        raise TimeoutError(f"no answer to {what} in {scope} from {pc_id[:8]}")
-
-    def pull_from(self, store: Store, pc_id: str) -> tuple[int, int, int]:
-        """One anti-entropy round, scope by scope: fetch what the peer has and
-        we lack. Returns (records fetched, ids purged, bytes exchanged)."""
-        remote_scopes, exchanged = self._query(pc_id, "mesh", "scopes")
-        scopes = [s for s in remote_scopes if isinstance(s, str) and protocol.valid_scope(s)
-                  and (self.readable is None or s in self.readable)]
-        fetched = purged = 0
-        for scope in scopes:
-            if self.stop_event.is_set():  # a big catch-up must not delay exit
-                break
-            try:
-                f, p, size = self._pull_scope(store, pc_id, scope)
-            except TimeoutError:
-                # Unanswered: the hub's access control does not let this scope
-                # through between us (yet); the other scopes still sync.
-                self._count("sync_scope_unanswered")
-                continue
-            fetched, purged, exchanged = fetched + f, purged + p, exchanged + size
-        return fetched, purged, exchanged
-
-    def _pull_scope(self, store: Store, pc_id: str, scope: str) -> tuple[int, int, int]:
-        exchanged = 0
-
-        def remote_children(prefix: str) -> dict[str, tuple[int, int]]:
-            nonlocal exchanged
-            data, size = self._query(pc_id, scope, "digest", f"prefix={prefix}")
-            exchanged += size
-            return {k: (int(v[0]), int(v[1])) for k, v in data.items()}
-
-        prefixes = differing_prefixes(digest_buckets(store, scope), remote_children)
-        fetch: list[str] = []
-        purge: list[str] = []
-        for prefix in prefixes:
-            if self.stop_event.is_set():
-                break
-            remote_ids, size = self._query(pc_id, scope, "ids", f"prefix={prefix}")
-            exchanged += size
-            f, p = needed(remote_ids, ids_with_prefix(store, scope, prefix))
-            fetch += f
-            purge += p
-        fetched = 0
-        for start in range(0, len(fetch), protocol.MAX_ITEMS_PER_QUERY):
-            if self.stop_event.is_set():
-                break
-            chunk = fetch[start:start + protocol.MAX_ITEMS_PER_QUERY]
-            records, size = self._query(pc_id, scope, "items", payload=json.dumps(chunk).encode())
-            exchanged += size
-            items = PeerItems()
-            for record in records:
-                self._add_record(items, record, scope)
-            fetched += self._apply(store, items)
-        if purge:
-            self._apply(store, PeerItems(purges=purge, purge_scopes=dict.fromkeys(purge, scope)))
-        return fetched, len(purge), exchanged
-
-    def _add_record(self, items: PeerItems, record: dict[str, Any], scope: str) -> None:
-        """Validate one record a peer sent for `scope`: it must belong there, so
-        a peer cannot slip another scope's memory into a scope it may write."""
-        if not isinstance(record, dict):
-            self._count("rejected.bad_shape")
-            return
-        if record.get("purged") and isinstance(record.get("id"), str):
-            items.purges.append(record["id"])
-            items.purge_scopes[record["id"]] = scope
-            return
-        for kind in ("obs", "tomb", "msg", "ack"):
-            key, body = record.get(f"{kind}_key"), record.get(kind)
-            if not (isinstance(key, str) and isinstance(body, str)):
-                continue
-            try:
-                action = classify(key, False, body.encode())
-                held = key_scope_msg(key) if kind in ("msg", "ack") else key_scope(key)
-                if held != scope:
-                    raise Rejected("scope_mismatch", f"{key[:80]} sent for {scope}")
-                self._add(items, action)
-            except Rejected as exc:
-                self._reject(exc, key)
 
     # --------------------------------------------------------------- status
 
