@@ -3,7 +3,8 @@
 Pure and without I/O. `redact(text)` returns the text with every credential
 replaced by ``[REDACTED:<kind>]`` and the findings (kind and position, never
 the secret); `redact_observation(obs)` does that for an Observation's
-free-text fields. The rule set lives in core.redact_rules (ADR 0006).
+free-text fields. The rule table is `RULES` below (ADR 0006); the matching helpers are in
+core.redact_rules.
 """
 
 from __future__ import annotations
@@ -14,20 +15,195 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .redact_rules import (  # noqa: F401 - re-exported: the public names of redaction
-    KINDS,
+from .redact_rules import (  # noqa: F401 - rule helpers, and public names re-exported
+    _B64,
+    ENTROPY_THRESHOLD,
     MARKER,
-    RULES,
     SCANNED_FIELDS,
     Candidate,
     Finding,
     Rule,
     Spans,
+    _always,
+    _any_url,
+    _auth_check,
+    _db_url,
+    _find_assignments,
+    _find_high_entropy,
+    _find_name_value,
     _overlaps,
+    _random_token,
 )
 
 if TYPE_CHECKING:
     from .models import Observation
+
+
+# ------------------------------------------------------------------ rules
+
+RULES: tuple[Rule, ...] = (
+    Rule("gcp_service_account",
+         r'"private_key"\s*:\s*"(?P<v>-----BEGIN[^"]{20,})"',
+         "The private_key string of a Google service-account JSON file (its PEM with escaped "
+         "newlines); the rest of the JSON (client_email, project_id) stays.",
+         group="v", check=_always),
+    Rule("private_key",
+         r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+         r"(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+         r"|(?:(?:\\[nr]|\s)*(?:[A-Za-z-]+: [^\n\\]*|" + _B64 + r"{8,}))+)",
+         "PEM (RSA, EC, DSA, PKCS#8, ENCRYPTED), OpenSSH and PGP private key blocks, up to the "
+         "END line; a block cut short loses its BEGIN line and every base64 line after it. "
+         "Public keys and certificates are not matched.",
+         check=_always),
+    Rule("aws_access_key_id",
+         r"A(?:KIA|SIA|BIA|CCA|3T[A-Z0-9])[A-Z2-7]{16}\b",
+         "AWS access key ids (long-term AKIA, temporary ASIA). AWS's documentation keys, "
+         "which end in EXAMPLE, are placeholders.",
+         boundary=True),
+    Rule("aws_secret_access_key",
+         r"(?i:aws_?secret_?(?:access_?)?key|secret_?access_?key|aws_?secret)[\"']?\s*(?:=|:|=>)"
+         r"\s*[\"']?(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
+         "The 40-character secret access key after an aws_secret_access_key, "
+         "SecretAccessKey or aws_secret name.",
+         group="v", triggers=("awssecret", "aws_secret", "secretaccess", "secret_access")),
+    Rule("aws_secret_access_key",
+         r"A(?:KIA|SIA)[A-Z2-7]{16}[\s,;:|\"'=]{1,8}(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
+         "The 40-character secret access key right after an access key id (the console's "
+         "credentials CSV, `aws configure` transcripts).",
+         group="v"),
+    Rule("azure_storage_key",
+         r"(?i:AccountKey|SharedAccessKey)\s*=\s*(?P<v>[A-Za-z0-9+/]{20,}={0,2})",
+         "The AccountKey / SharedAccessKey of an Azure storage, Service Bus or Event Hubs "
+         "connection string; account name and endpoints stay.",
+         group="v", triggers=("accountkey", "sharedaccesskey")),
+    Rule("azure_sas_signature",
+         r"[?&]sig=(?P<v>[A-Za-z0-9%+/]{20,}(?:%3D|=)*)",
+         "The sig= parameter of an Azure shared access signature URL or SAS token.",
+         group="v", triggers=("sig=",)),
+    Rule("github_token",
+         r"(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{30,251})\b",
+         "GitHub personal, OAuth, user-to-server, server-to-server and refresh tokens "
+         "(ghp_ gho_ ghu_ ghs_ ghr_) and fine-grained tokens (github_pat_).",
+         boundary=True),
+    Rule("gitlab_token",
+         r"gl(?:pat|dt|rt|ptt|cbt|oas|soat|ft|imt)-[A-Za-z0-9_\-]{20,}",
+         "GitLab personal (glpat-), deploy, runner, pipeline-trigger and other tokens.",
+         boundary=True),
+    Rule("slack_token",
+         r"xox[abposre]-[A-Za-z0-9\-]{10,}",
+         "Slack bot, user, app, config and refresh tokens (xoxb- xoxp- xoxa- xoxr- xoxs- xoxe-).",
+         boundary=True),
+    Rule("slack_webhook",
+         r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<v>[A-Za-z0-9_/+\-]{20,})",
+         "Slack incoming-webhook URLs: the path after hooks.slack.com/services/ is the secret.",
+         group="v"),
+    Rule("stripe_key",
+         r"sk_(?:live|test)_[A-Za-z0-9]{16,}",
+         "Stripe secret keys (live and test); publishable keys (pk_) are public.",
+         boundary=True),
+    Rule("stripe_key",
+         r"rk_(?:live|test)_[A-Za-z0-9]{16,}",
+         "Stripe restricted keys.",
+         boundary=True),
+    Rule("stripe_key",
+         r"whsec_[A-Za-z0-9]{24,}",
+         "Stripe webhook signing secrets.",
+         boundary=True),
+    Rule("anthropic_key",
+         r"sk-ant-[A-Za-z0-9_\-]{20,}",
+         "Anthropic API and admin keys (sk-ant-api03-..., sk-ant-admin01-...).",
+         boundary=True),
+    Rule("openai_key",
+         r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}",
+         "OpenAI keys: legacy sk-<48>, project sk-proj-..., service-account and admin keys. "
+         "Must mix letter cases or letters and digits (sk-some-long-kebab-name is not a key).",
+         check=_random_token, boundary=True),
+    Rule("npm_token",
+         r"npm_[A-Za-z0-9]{36}\b",
+         "npm access tokens (npm_...); an .npmrc `_authToken=` line is caught as token.",
+         boundary=True),
+    Rule("pypi_token",
+         r"pypi-AgE[A-Za-z0-9_\-]{50,}",
+         "PyPI and TestPyPI API tokens (macaroons starting pypi-AgE...).",
+         boundary=True),
+    Rule("huggingface_token",
+         r"hf_[A-Za-z0-9]{30,}\b",
+         "Hugging Face access tokens.",
+         check=_random_token, boundary=True),
+    Rule("google_api_key",
+         r"AIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])",
+         "Google API keys (AIza...).",
+         boundary=True),
+    Rule("sendgrid_key",
+         r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}(?![A-Za-z0-9_\-])",
+         "SendGrid API keys.",
+         boundary=True),
+    Rule("jwt",
+         r"eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*",
+         "JSON Web Tokens: three base64url segments, the first (the header) starting eyJ.",
+         boundary=True),
+    Rule("connection_string",
+         r"://[^\s:/?#@'\"<>]*:(?P<v>[^\s/?#@'\"<>]+)@",
+         "Database and broker URLs with an embedded password: the scheme before :// is "
+         "postgres(ql), mysql, mariadb, mongodb(+srv), redis(s), amqp(s), mssql, sqlserver, "
+         "oracle, cockroachdb, clickhouse, nats or kafka, optionally +driver. Only the "
+         "password is replaced.",
+         group="v", check=_db_url),
+    Rule("url_credentials",
+         r"://[^\s:/?#@'\"<>]+:(?P<v>[^\s/?#@'\"<>]+)@",
+         "Any other URL with user:password@ (https, ftp, smtp, a git remote with a token).",
+         group="v", check=_any_url),
+    Rule("authorization_header",
+         r"(?i:authorization)[\"']?\s*[:=]\s*[\"']?"
+         r"(?:(?P<scheme>(?i:bearer|basic|token|digest|apikey|negotiate))\s+)?"
+         r"(?P<v>[A-Za-z0-9._~+/\-]+=*)",
+         "HTTP Authorization (and Proxy-Authorization) headers: the credential is replaced, the "
+         "scheme (Bearer, Basic, token ...) stays. 8+ characters; random-looking if no scheme.",
+         group="v", check=_auth_check, triggers=("authorization",)),
+    Rule("bearer_token",
+         r"[Bb]earer\s+(?P<v>[A-Za-z0-9._~+/\-]{20,}=*)",
+         "A bearer token outside a header (logs, notes): 20+ random-looking characters.",
+         group="v", check=_random_token, triggers=("bearer",), boundary=True),
+    Rule("password",
+         r"(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n|;&]*?[ \t]-p(?P<v>[^\s'\"]{2,}[^\s'\".,;:)])",
+         "The MySQL client's -pPASSWORD (attached; `-p` alone prompts).",
+         group="v"),
+    Rule("password",
+         r"(?:docker|podman|buildah|skopeo|helm|oras|nerdctl)[ \t]+(?:registry[ \t]+)?login\b"
+         r"[^\n|;&]*?[ \t](?:-p|--password)(?:=|[ \t]+)[\"']?(?P<v>[^\s'\"]*[^\s'\".,;:)])",
+         "Container-registry logins with -p / --password on the command line.",
+         group="v"),
+    Rule("password",
+         r"(?:redis-cli\b[^\n|;&]*?[ \t]-a|sshpass[ \t]+-p)[ \t]*[\"']?(?P<v>[^\s'\"]{2,}[^\s'\".,;:)])",
+         "redis-cli -a PASSWORD and sshpass -p PASSWORD.",
+         group="v"),
+    Rule("password",
+         r"curl\b[^\n|;&]*?[ \t](?:-u|--user)[ \t]+[\"']?[^\s:'\"]+:(?P<v>[^\s'\"]*[^\s'\".,;:)])",
+         "curl -u user:password.",
+         group="v"),
+    Rule("password",
+         r"name: NAME\n  value: v  (NAME naming a password, token, secret or key)",
+         "Kubernetes, Docker Compose and CI `env:` lists of name/value pairs; the kind is "
+         "password, api_key, token or secret after the name.",
+         finder=_find_name_value),
+    Rule("password",
+         r"<key naming password|passwd|pass|pwd|passphrase|secret|token|api_key|access_key|"
+         r"auth_key|private_key|credentials>[\"']?\s*(=|:|:=|=>)\s*(\"v\"|'v'|v)"
+         r"  or  --<key> v",
+         "Assignments in env files, YAML, JSON, TOML, INI, code and CLI flags (--password=v, "
+         "--password v); the kind is password, api_key, token or secret after the key. "
+         "Placeholders, code, type hints, prose and metadata keys are not values (see above).",
+         finder=_find_assignments),
+    Rule("high_entropy",
+         r"<identifier>[\"']?\s*[=:]\s*[\"']?[A-Za-z0-9+/_.~-]{20,200}",
+         "A random-looking value in any assignment (see ENTROPY_THRESHOLD); hex, UUIDs, "
+         "dotted names, paths and keys such as sha, commit or integrity are left alone.",
+         finder=_find_high_entropy),
+)
+# The kinds a finding can have (the assignment rule yields four).
+KINDS: tuple[str, ...] = tuple(dict.fromkeys(
+    [r.kind for r in RULES if r.kind != "password"] + ["password", "api_key", "token", "secret"]
+))
 
 
 # ------------------------------------------------------------- allowlist
