@@ -9,7 +9,7 @@ passes allow_secrets=True; an `Allowlist` (exact strings, regexes) exempts
 known-harmless values. ADR 0006 says why these are our own rules and not a
 detection library; docs/security.md has the corpus results.
 
-The rule set is `RULES` below: each rule has a kind, a regex and notes. Rules
+The rule set is `RULES` in core.redact: each rule has a kind, a regex and notes. Rules
 run in that order on the original text; where two findings overlap the earlier
 rule wins, so a specific kind (``github_token``) beats a generic one
 (``token``) for the same characters. Only the secret part of a match is
