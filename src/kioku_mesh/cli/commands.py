@@ -356,7 +356,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  peer {pc[:8]} ({peer.get('role')}): {online}, {ago}{error}")
         if mesh.get("rejected"):
             print("  rejected samples: " + ", ".join(f"{k} {v}" for k, v in mesh["rejected"].items()))
-    if mesh["backlog"]:
+    if mesh["backlog"] and (info["mode"] != "local" or mesh.get("role")):
         print(f"backlog:   {mesh['backlog']} local changes not yet published")
     print(f"memories:  {c['live']} live, {c['tombstoned']} deleted, {c['superseded']} superseded, "
           f"{c['expired']} expired ({c['total']} stored, {c['purged_ids']} purged ids)")
