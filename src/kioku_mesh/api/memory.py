@@ -113,11 +113,7 @@ class Memory:
 
     @property
     def reader_scope(self) -> ReaderScope:
-        teams = [self.settings.team_id] if self.settings.team_id else []
-        extra = self.settings.raw_global.get("teams")
-        if isinstance(extra, list):
-            teams += [str(t) for t in extra if str(t) not in teams]
-        return ReaderScope(user_id=self.settings.user_id, team_ids=tuple(teams))
+        return ReaderScope(user_id=self.settings.user_id, team_ids=self.settings.team_ids)
 
     def close(self) -> None:
         if self._store is not None:

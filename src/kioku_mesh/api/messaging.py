@@ -33,12 +33,7 @@ class Messenger:
 
     def scopes(self) -> list[str]:
         """Message scopes this session may read: mesh, its user's, its teams'."""
-        scope = self.mem.reader_scope
-        out = ["mesh"]
-        if scope.user_id:
-            out.append(f"user/{scope.user_id}")
-        out += [f"team/{t}" for t in scope.team_ids]
-        return out
+        return self.mem.settings.readable_scopes()
 
     def resolve_scope(self, scope: str | None) -> str:
         name = (scope or "mesh").strip().lower()

@@ -116,6 +116,22 @@ class Settings:
     def db_path(self) -> Path:
         return self.state_dir / DB_NAME
 
+    @property
+    def team_ids(self) -> tuple[str, ...]:
+        """The team_id in effect plus any `teams:` list in the global config."""
+        teams = [self.team_id] if self.team_id else []
+        extra = self.raw_global.get("teams")
+        if isinstance(extra, list):
+            teams += [str(t) for t in extra]
+        return tuple(dict.fromkeys(teams))
+
+    def readable_scopes(self) -> list[str]:
+        """Scopes this host's user may read: mesh, their user's, their teams'."""
+        scopes = ["mesh"]
+        if self.user_id:
+            scopes.append(f"user/{self.user_id}")
+        return scopes + [f"team/{t}" for t in self.team_ids]
+
 
 def load_settings(cwd: Path | None = None) -> Settings:
     config_path = global_config_path()

@@ -20,6 +20,21 @@ MAX_BODY_BYTES = 64 * 1024
 RECIPIENT_KINDS = ("session", "agent")
 
 
+def msg_key_scope(key: str) -> tuple[str, list[str]] | None:
+    """(scope, the segments after it) of a `msg/...` key, or None."""
+    parts = key.split("/")
+    if len(parts) > 1 and parts[0] == "msg" and parts[1] == "mesh":
+        return "mesh", parts[2:]
+    if len(parts) > 2 and parts[0] == "msg" and parts[1] in ("user", "team"):
+        return f"{parts[1]}/{parts[2]}", parts[3:]
+    return None
+
+
+def msg_scope(key: str) -> str | None:
+    found = msg_key_scope(key)
+    return found[0] if found else None
+
+
 def valid_msg_scope(scope: str) -> bool:
     if scope == "mesh":
         return True

@@ -13,8 +13,9 @@ from typing import Any
 import zenoh
 
 from ..core.keyspace import key_scope
+from ..core.messages import msg_scope
 from ..store.db import Store
-from ..store.replication import PeerItems, digest_buckets, ids_with_prefix, key_scope_msg
+from ..store.replication import PeerItems, digest_buckets, ids_with_prefix
 from . import protocol
 from .digest import differing_prefixes, needed
 from .ingest import Action, Rejected, classify
@@ -115,7 +116,7 @@ class AntiEntropyPuller:
                 continue
             try:
                 action = classify(key, False, body.encode())
-                held = key_scope_msg(key) if kind in ("msg", "ack") else key_scope(key)
+                held = msg_scope(key) if kind in ("msg", "ack") else key_scope(key)
                 if held != scope:
                     raise Rejected("scope_mismatch", f"{key[:80]} sent for {scope}")
                 self._add(items, action)

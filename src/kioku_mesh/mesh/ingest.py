@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..core.errors import ValidationError
 from ..core.keyspace import is_valid_chunk, parse_key
-from ..core.messages import Ack, Message, valid_msg_scope
+from ..core.messages import Ack, Message, msg_key_scope, valid_msg_scope
 from ..core.models import SLUG_RE, Observation, Tombstone, is_valid_id
 
 MAX_SAMPLE_BYTES = 1024 * 1024
@@ -124,19 +124,12 @@ def classify(key: str, is_delete: bool, payload: bytes) -> Action:
     return classify_delete(key) if is_delete else classify_put(key, payload)
 
 
-def msg_key_scope(parts: list[str]) -> tuple[str, list[str]]:
-    """(scope, rest) of a `msg/...` key split on '/'."""
-    if len(parts) > 1 and parts[1] == "mesh":
-        return "mesh", parts[2:]
-    if len(parts) > 2 and parts[1] in ("user", "team"):
-        return f"{parts[1]}/{parts[2]}", parts[3:]
-    raise Rejected("bad_key", "/".join(parts)[:120])
-
-
 def classify_msg(key: str, payload: bytes) -> Action:
     """An inbox put (a message) or an ack put; the body must agree with its key."""
-    parts = key.split("/")
-    scope, rest = msg_key_scope(parts)
+    found = msg_key_scope(key)
+    if found is None:
+        raise Rejected("bad_key", key[:120])
+    scope, rest = found
     if not valid_msg_scope(scope) or not all(is_valid_chunk(p) for p in rest):
         raise Rejected("bad_key", key[:120])
     data = _decode(payload)

@@ -27,6 +27,7 @@ import zenoh
 from ..core.config import Settings
 from ..core.identity import load_pc_id
 from ..core.keyspace import key_scope
+from ..core.messages import msg_scope
 from ..store.db import Store
 from ..store.messages import purge_expired
 from ..store.replication import (
@@ -34,7 +35,6 @@ from ..store.replication import (
     PeerItems,
     apply_peer_items,
     get_state,
-    key_scope_msg,
     pending_changes,
     prune_changes,
     set_state,
@@ -77,18 +77,6 @@ def _tcp_answers(endpoint: str) -> bool:
         return False
 
 
-def readable_scopes(settings: Settings) -> list[str]:
-    scopes = ["mesh"]
-    if settings.user_id:
-        scopes.append(f"user/{settings.user_id}")
-    teams = [settings.team_id] if settings.team_id else []
-    extra = settings.raw_global.get("teams")
-    if isinstance(extra, list):
-        teams += [str(t) for t in extra]
-    scopes += [f"team/{t}" for t in dict.fromkeys(teams)]
-    return scopes
-
-
 def scope_key_exprs(scope: str) -> list[str]:
     """The `mem/` key expressions a scope's memories live under."""
     if scope == "mesh":
@@ -119,7 +107,7 @@ class Node(AntiEntropyPuller):
         self._presence_tokens: dict[str, Any] = {}  # local session key -> token
         # Scopes this node stores and syncs: a hub all of them (None), a spoke
         # the mesh plus its user's and teams' own.
-        self.readable: list[str] | None = None if cfg.role == "hub" else readable_scopes(settings)
+        self.readable: list[str] | None = None if cfg.role == "hub" else settings.readable_scopes()
 
     # ----------------------------------------------------------- lifecycle
 
@@ -367,7 +355,7 @@ class Node(AntiEntropyPuller):
         elif action.kind == "msg" and action.message is not None:
             items.messages.append(action.message)
         elif action.kind == "ack" and action.ack is not None:
-            items.acks.append((action.ack, key_scope_msg(action.key or "")))
+            items.acks.append((action.ack, msg_scope(action.key or "")))
         elif action.kind == "purge":
             items.purges.append(action.id)
             scope = key_scope(action.key) or wildcard_scope(action.key)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.keyspace import key_for, key_scope
-from ..core.messages import Ack, Message
+from ..core.messages import Ack, Message, msg_scope
 from ..core.models import Observation, Tombstone
 from .db import Store, row_to_observation
 from .schema import obs_scope_sql
@@ -187,20 +187,11 @@ def _message_item(store: Store, scope: str, ident: str) -> dict[str, Any] | None
     if ":" in ident:
         msg_id, _, session = ident.partition(":")
         record = ack_wire(store, msg_id, session)
-        if record and key_scope_msg(record[0]) == scope:
+        if record and msg_scope(record[0]) == scope:
             return {"id": ident, "ack_key": record[0], "ack": record[1]}
         return None
     record = message_wire(store, ident)
     return {"id": ident, "msg_key": record[0], "msg": record[1]} if record else None
-
-
-def key_scope_msg(key: str) -> str | None:
-    parts = key.split("/")
-    if len(parts) > 1 and parts[1] == "mesh":
-        return "mesh"
-    if len(parts) > 2 and parts[1] in ("user", "team"):
-        return f"{parts[1]}/{parts[2]}"
-    return None
 
 
 def _held_elsewhere(db: Any, oid: str, scope: str | None) -> bool:
