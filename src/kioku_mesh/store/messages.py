@@ -72,16 +72,16 @@ def acks_for(store: Store, msg_id: str) -> list[Ack]:
 
 def _load(store: Store, rows: list) -> list[StoredMessage]:
     now = time.time()
-    return [StoredMessage(Message.from_wire(json.loads(r["payload"])), acks_for(store, r["msg_id"]),
-                          r["expires_ts"] is not None and r["expires_ts"] <= now,
-                          _delivery(store, r)) for r in rows]
-
-
-def _delivery(store: Store, row: Any) -> str:
-    if row["origin"] == "peer":
-        return "received"
     state = store.db.execute("SELECT value FROM sync_state WHERE key = 'published_seq'").fetchone()
     published = int(state[0]) if state else 0
+    return [StoredMessage(Message.from_wire(json.loads(r["payload"])), acks_for(store, r["msg_id"]),
+                          r["expires_ts"] is not None and r["expires_ts"] <= now,
+                          _delivery(store, r, published)) for r in rows]
+
+
+def _delivery(store: Store, row: Any, published: int) -> str:
+    if row["origin"] == "peer":
+        return "received"
     pending = store.db.execute(
         "SELECT 1 FROM changes WHERE kind = 'msg' AND id = ? AND seq > ?",
         (row["msg_id"], published)).fetchone()

@@ -276,8 +276,14 @@ def _element_trigger(table: str, event: str, row: str, tag: str, ident: str, sco
             f"BEGIN {body} END;\n")
 
 
+def _v4_change_lookup(db: sqlite3.Connection) -> None:
+    # `msg status` asks whether a message still waits in the change feed: by id,
+    # not by a scan of a feed that grows without a node to prune it.
+    db.execute("CREATE INDEX changes_by_id ON changes(kind, id)")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _v1_memories, _v2_replication, _v3_messages,
+    _v1_memories, _v2_replication, _v3_messages, _v4_change_lookup,
 ]
 
 
