@@ -10,6 +10,7 @@ the store code, so a schema change rebuilds them.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import platform
 import resource
@@ -27,6 +28,7 @@ from pathlib import Path
 import corpus
 
 import kioku_mesh
+from kioku_mesh.store import textindex
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results"
@@ -207,12 +209,16 @@ def corpus_file(count: int) -> Path:
 
 
 def store_key(count: int) -> str:
-    """Cache key: corpus identity and the code that shapes the db file (not search)."""
+    """Cache key: corpus identity and the code that shapes the db file: its
+    schema and what the indexes are fed (not how it is opened or searched)."""
     store_src = Path(kioku_mesh.__file__).resolve().parent / "store"
     digest = hashlib.sha256()
-    for path in sorted(store_src.glob("*.py")):
-        if path.name != "search.py":
-            digest.update(path.name.encode() + path.read_bytes())
+    for name in ("schema.py", "fingerprint.py"):
+        digest.update(name.encode() + (store_src / name).read_bytes())
+    # What the word index is fed (the query side of textindex may change freely).
+    for func in (textindex.words_for_index, textindex._index_grams):
+        digest.update(inspect.getsource(func).encode())
+    digest.update(textindex._CJK.encode())
     return f"n{count}-s{SEED}-g{corpus.GENERATOR_VERSION}-{digest.hexdigest()[:10]}"
 
 

@@ -407,3 +407,71 @@ def test_tombstone_of_unknown_memory_does_not_hide_others(memory: Memory) -> Non
     kept = memory.save("stay visible", "kept").observation.observation_id
     memory.store.add_tombstone(Tombstone(new_id(), "stray", format_ts(time.time())))
     assert ids(find(memory, "visible")) == [kept]
+
+
+# ------------------------------------------------------- candidate window
+
+
+@pytest.fixture
+def window5(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A candidate window of 5 (ADR 0010), so a test needs a dozen rows, not 1,000."""
+    from kioku_mesh.store import search as search_module
+
+    monkeypatch.setattr(search_module, "CANDIDATE_WINDOW", 5)
+    return 5
+
+
+def test_common_term_ranks_the_newest_window_and_says_total_is_a_floor(
+    memory: Memory, window5: int
+) -> None:
+    made = [put(memory, f"widget note {i}", f"w{i}", age_s=(12 - i) * DAY) for i in range(12)]
+    rare = put(memory, "gizmo widget", "rare one")
+    result = find(memory, "widget", limit=3)
+    assert (result.total, result.total_exact, result.total_text) == (5, False, "5+")
+    newest = {o.observation_id for o in made[-4:]} | {rare.observation_id}
+    assert set(ids(result)) <= newest
+    exact = find(memory, "gizmo")
+    assert (exact.total, exact.total_exact, exact.total_text) == (1, True, "1")
+
+
+def test_window_is_filled_with_rows_that_pass_the_filters(memory: Memory, window5: int) -> None:
+    old = [put(memory, f"sprocket {i}", f"s{i}", project="rare-proj", age_s=30 * DAY)
+           for i in range(3)]
+    for i in range(10):
+        put(memory, f"sprocket {i}", f"n{i}", project="busy-proj")
+    result = find(memory, "sprocket", project="rare-proj")
+    assert set(ids(result)) == {o.observation_id for o in old}
+    assert (result.total, result.total_exact) == (3, True)
+
+
+def test_paging_past_the_window_widens_it(memory: Memory, window5: int) -> None:
+    for i in range(9):
+        put(memory, f"cog {i}", f"c{i}")
+    first = find(memory, "cog", limit=4)
+    second = find(memory, "cog", limit=4, offset=4)
+    assert len(first.hits) == 4 and len(second.hits) == 4
+    assert not set(ids(first)) & set(ids(second))
+
+
+def test_quoted_word_is_exact_but_a_bare_word_is_also_a_prefix(memory: Memory) -> None:
+    word = put(memory, "edit the config file", "cfg").observation_id
+    longer = put(memory, "edit the configuration file", "cfg2").observation_id
+    assert set(ids(find(memory, "config"))) == {word, longer}
+    assert ids(find(memory, '"config"')) == [word]
+    assert set(ids(find(memory, '"config file"'))) == {word}
+
+
+@pytest.mark.parametrize("project", ["auth-service", 'we"ird:proj', "a*b (c)", "東京プロジェクト"])
+def test_project_filter_is_exact_for_similar_and_odd_names(memory: Memory, project: str) -> None:
+    mine = put(memory, "token refresh bug", "tok", project=project).observation_id
+    put(memory, "token refresh bug", "tok", project=project + "-v2")
+    put(memory, "token refresh bug", "tok", project="other")
+    assert ids(find(memory, "token", project=project)) == [mine]
+    assert ids(find(memory, "oken", project=project)) == [mine]  # via the substring index
+
+
+def test_fragment_matching_nothing_falls_back_to_the_other_terms(memory: Memory) -> None:
+    hit = put(memory, "a table of results", "tbl").observation_id
+    all_terms = find(memory, "table qzxvjk")
+    assert (ids(all_terms), all_terms.match) == ([hit], "any")
+    assert ids(find(memory, "qzxvjk")) == []

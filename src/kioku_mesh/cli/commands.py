@@ -184,7 +184,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     else:
         print("\n".join(render.hit_text(h.observation, style, _flags(h)) for h in result.hits))
     if result.total > len(result.hits):
-        print(style.dim(f"\nshowing {len(result.hits)} of {result.total}; use -n for more"))
+        print(style.dim(f"\nshowing {len(result.hits)} of {result.total_text}; use -n for more"))
     return 0
 
 

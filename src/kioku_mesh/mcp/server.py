@@ -165,13 +165,14 @@ def build_server(memory: Memory) -> MCPServer:
         now = time.time()
         hits = [fmt.hit_summary(h.observation, now) for h in result.hits]
         lines, shown = fmt.capped_lines(hits, max_bytes)
-        head = f"showing {shown} of {result.total}"
+        head = f"showing {shown} of {result.total_text}"
         if result.match == "any":
             head += " (no memory matched every term; these match some)"
         if shown < len(hits) or result.total > shown:
             head += "; narrow the query or raise limit/max_bytes for more"
         text = head + ("\n" + "\n".join(lines) if lines else "\nno matching memories")
-        return _result(text, {"total": result.total, "shown": shown, "match": result.match,
+        return _result(text, {"total": result.total, "total_exact": result.total_exact,
+                              "shown": shown, "match": result.match,
                               "hits": hits[:shown]})
 
     @server.tool(description="Get one memory in full by id or unique 8+ char prefix.")

@@ -14,12 +14,15 @@ from dataclasses import dataclass, field, fields
 from ..core.errors import ValidationError
 from ..core.models import Observation
 from .db import row_to_observation
-from .textindex import split_terms, trigram_expr, words_expr
+from .textindex import QUERY_TOKEN, split_terms, trigram_expr, words_expr
 
 # Column weights for bm25(): subject, summary, content, tags, project.
 _WEIGHTS = "6.0, 3.0, 1.0, 4.0, 2.0"
+_WEIGHTS_NO_PROJECT = "6.0, 3.0, 1.0, 4.0, 0.0"
 _TRIGRAM_DISCOUNT = 0.5  # a substring hit is weaker evidence than a word hit
 RECENCY_SCALE_S = 30 * 86400.0
+# Newest matches per FTS query that are ranked (ADR 0010).
+CANDIDATE_WINDOW = 500
 
 TOMBSTONED_SQL = "EXISTS (SELECT 1 FROM tombstones t WHERE t.id = o.id)"
 SUPERSEDED_SQL = (
@@ -72,6 +75,13 @@ class SearchResult:
     total: int
     match: str  # "all" (every term), "any" (fallback), "browse" (no query text)
     terms: list[str]
+    # False when a very common term filled the candidate window: `total` is
+    # then a lower bound ("500+").
+    total_exact: bool = True
+
+    @property
+    def total_text(self) -> str:
+        return f"{self.total:,}" + ("" if self.total_exact else "+")
 
 
 def _filters(q: SearchQuery, scope: ReaderScope, params: dict[str, object]) -> list[str]:
@@ -127,94 +137,144 @@ def _bind_list(params: dict[str, object], prefix: str, values: list[str]) -> str
 
 
 def _term_exprs(db: sqlite3.Connection, term: str) -> tuple[str | None, str | None]:
-    """(word-index expression, substring expression) for one term.
+    """(word-index expression, substring expression) for one term; exactly
+    one is set when the term can match at all.
 
     Substring (trigram) matching is the fallback for a term the word index
     does not know at all (a mid-word fragment like "abas"): common trigrams
     have huge posting lists, and a term that matches as a word or word prefix
-    is already well served (ADR 0003)."""
+    is already well served (ADR 0003). The probe tries the whole word before
+    the prefix: a prefix lookup merges every word it covers."""
     wexpr = words_expr(term)
-    if wexpr and db.execute(
-            "SELECT 1 FROM obs_words WHERE obs_words MATCH ? LIMIT 1", (wexpr,)).fetchone():
+    if wexpr and (
+        _matches_any(db, "obs_words", wexpr.rstrip("*"))
+        or (wexpr.endswith("*") and _matches_any(db, "obs_words", wexpr))
+    ):
         return wexpr, None
-    return wexpr, trigram_expr(term)
+    texpr = trigram_expr(term)
+    if texpr and _matches_any(db, "obs_tri", texpr):
+        return None, texpr
+    return None, None  # matches nothing anywhere
 
 
-def _term_set(i: int, exprs: tuple[str | None, str | None], params: dict[str, object]) -> str | None:
-    parts = []
-    wexpr, texpr = exprs
-    if wexpr:
-        params[f"w{i}"] = wexpr
-        parts.append(f"SELECT rowid FROM obs_words WHERE obs_words MATCH :w{i}")
-    if texpr:
-        params[f"t{i}"] = texpr
-        parts.append(f"SELECT rowid FROM obs_tri WHERE obs_tri MATCH :t{i}")
-    return " UNION ".join(parts) if parts else None
+def _matches_any(db: sqlite3.Connection, table: str, expr: str) -> bool:
+    sql = f"SELECT 1 FROM {table} WHERE {table} MATCH ? LIMIT 1"
+    return db.execute(sql, (expr,)).fetchone() is not None
+
+
+@dataclass
+class _Source:
+    """One FTS query whose newest matches are ranking candidates."""
+
+    table: str
+    expr: str
+    weights: str
+    discount: float = 1.0
+    restrict_table: str | None = None  # the rows must also match here
+    restrict_expr: str | None = None
+
+
+def _project_clause(project: str | None) -> str | None:
+    """An FTS5 clause on the indexed project column: narrows a project-filtered
+    search inside FTS5 instead of reading every match's row to compare (the
+    exact filter still runs in SQL)."""
+    if project is None or len(project) < 3 or not QUERY_TOKEN.search(project):
+        return None
+    return '{project} : "' + project.replace('"', '""') + '"'
+
+
+def _sources(
+    exprs: list[tuple[str | None, str | None]], combine: str, project: str | None
+) -> list[_Source]:
+    if combine == "all" and any(e == (None, None) for e in exprs):
+        return []  # a term nothing can match: no memory has every term
+    words = [w for w, _ in exprs if w]
+    subs = [t for _, t in exprs if t]
+    joiner = " OR " if combine == "any" else " AND "
+    narrow = _project_clause(project)
+    # With the project clause in the expression its column must weigh 0, or
+    # bm25() would score the clause itself.
+    weights = _WEIGHTS_NO_PROJECT if narrow else _WEIGHTS
+
+    def expr(parts: list[str]) -> str:
+        text = "(" + joiner.join(parts) + ")"
+        return f"{text} AND {narrow}" if narrow else text
+
+    if combine == "any":
+        out = []
+        if words:
+            out.append(_Source("obs_words", expr(words), weights))
+        if subs:
+            out.append(_Source("obs_tri", expr(subs), weights, _TRIGRAM_DISCOUNT))
+        return out
+    if words:
+        return [_Source("obs_words", expr(words), weights, 1.0,
+                        "obs_tri" if subs else None, " AND ".join(subs) or None)]
+    return [_Source("obs_tri", expr(subs), weights, _TRIGRAM_DISCOUNT)]
 
 
 def _run_text(
     db: sqlite3.Connection, q: SearchQuery, scope: ReaderScope, terms: list[str], combine: str
-) -> tuple[list[sqlite3.Row], int]:
-    params: dict[str, object] = {"now": time.time(), "limit": q.limit, "offset": q.offset}
+) -> tuple[list[sqlite3.Row], int, bool]:
+    """Rank the newest CANDIDATE_WINDOW matches of each source that pass the
+    filters (ADR 0010): the work stays bounded when a term is in half of a
+    large store, and is exact whenever a source has fewer matches."""
     exprs = [_term_exprs(db, t) for t in terms]
-    sets = [s for i, e in enumerate(exprs) if (s := _term_set(i, e, params))]
-    if not sets:
-        return [], 0
-    wany = [w for w, _ in exprs if w]
-    tany = [t for _, t in exprs if t]
-    hits = ""
-    only_hits = ""
-    # Every memory matching at least one term is in `rel`: with one term, or
-    # when any term will do, those are exactly the hits. Only "every term" of
-    # several needs the per-term sets; then bm25() is computed for the hits
-    # alone (its statistics come from the whole index, so scores are the same).
-    # The unary + keeps SQLite from handing the IN list to FTS5, which would
-    # re-run the full-text query once per hit.
-    if combine == "all" and len(sets) > 1:
-        hits = f"hits(seq) AS ({' INTERSECT '.join(f'SELECT * FROM ({s})' for s in sets)}),"
-        only_hits = " AND +rowid IN hits"
-    rel_parts = []
-    if wany:
-        params["wany"] = " OR ".join(wany)
-        rel_parts.append(
-            f"SELECT rowid AS seq, bm25(obs_words, {_WEIGHTS}) AS s "
-            f"FROM obs_words WHERE obs_words MATCH :wany{only_hits}"
+    exprs = [e for e in exprs if e != (None, None)] if combine == "any" else exprs
+    sources = _sources(exprs, combine, q.project)
+    if not sources:
+        return [], 0, True
+    window = max(CANDIDATE_WINDOW, q.offset + q.limit)
+    params: dict[str, object] = {"now": time.time(), "limit": q.limit, "offset": q.offset,
+                                 "window": window}
+    where = " AND ".join(_filters(q, scope, params))
+    ctes = []
+    for i, src in enumerate(sources):
+        params[f"e{i}"] = src.expr
+        restrict = ""
+        if src.restrict_table:
+            params[f"r{i}"] = src.restrict_expr
+            # The unary + keeps SQLite from handing the IN list to FTS5, which
+            # would re-run the full-text query once per row.
+            restrict = (f" AND +{src.table}.rowid IN (SELECT rowid FROM {src.restrict_table} "
+                        f"WHERE {src.restrict_table} MATCH :r{i})")
+        # FTS5 walks its matches newest first (rowid = seq) and stops after
+        # `window` rows pass the filters; bm25() runs for those rows only.
+        ctes.append(
+            f"c{i} AS MATERIALIZED (SELECT {src.table}.rowid AS seq, o.created_ts AS ts, "
+            f"-{src.discount} * bm25({src.table}, {src.weights}) * {_boost()} AS score "
+            f"FROM {src.table} JOIN observations o ON o.seq = {src.table}.rowid "
+            f"WHERE {src.table} MATCH :e{i}{restrict} AND {where} "
+            f"ORDER BY {src.table}.rowid DESC LIMIT :window)"
         )
-    if tany:
-        params["tany"] = " OR ".join(tany)
-        rel_parts.append(
-            f"SELECT rowid AS seq, {_TRIGRAM_DISCOUNT} * bm25(obs_tri, {_WEIGHTS}) AS s "
-            f"FROM obs_tri WHERE obs_tri MATCH :tany{only_hits}"
-        )
-    # MATERIALIZED keeps bm25() inside its FTS query: flattened into the
-    # GROUP BY below, SQLite refuses to evaluate it.
-    rel_ctes = ", ".join(f"r{i} AS MATERIALIZED ({p})" for i, p in enumerate(rel_parts))
-    rel_union = " UNION ALL ".join(f"SELECT seq, s FROM r{i}" for i in range(len(rel_parts)))
-    where = _filters(q, scope, params)
-    # Ranking sorts narrow rows; full rows and flags are read for the page only.
+    if len(sources) == 1:
+        cand = "c0"
+    else:
+        union = " UNION ALL ".join(f"SELECT * FROM c{i}" for i in range(len(sources)))
+        ctes.append(f"cand AS MATERIALIZED (SELECT seq, ts, max(score) AS score "
+                    f"FROM ({union}) GROUP BY seq)")
+        cand = "cand"
+    counts = ", ".join(f"(SELECT count(*) FROM c{i})" for i in range(len(sources)))
     sql = f"""
-        WITH {hits}
-        {rel_ctes},
-        rel(seq, r) AS (SELECT seq, min(s) FROM ({rel_union}) GROUP BY seq),
+        WITH {", ".join(ctes)},
         page AS MATERIALIZED (
-            SELECT o.seq AS seq, o.created_ts AS created_ts, count(*) OVER () AS total,
-                   -rel.r * {_boost()} AS score
-            FROM rel JOIN observations o ON o.seq = rel.seq
-            WHERE {" AND ".join(where)}
-            ORDER BY score DESC, o.created_ts DESC
+            SELECT seq, ts, score FROM {cand} ORDER BY score DESC, ts DESC
             LIMIT :limit OFFSET :offset
         )
-        SELECT o.*, {_flags()}, page.total AS total, page.score AS score
+        SELECT o.*, {_flags()}, page.score AS score, (SELECT count(*) FROM {cand}) AS total,
+               max({counts}, 0) AS fullest
         FROM page JOIN observations o ON o.seq = page.seq
-        ORDER BY page.score DESC, page.created_ts DESC
+        ORDER BY page.score DESC, page.ts DESC
     """
     rows = db.execute(sql, params).fetchall()
-    return rows, (rows[0]["total"] if rows else 0)
+    if not rows:
+        return rows, 0, True
+    return rows, rows[0]["total"], rows[0]["fullest"] < window
 
 
 def _run_browse(
     db: sqlite3.Connection, q: SearchQuery, scope: ReaderScope
-) -> tuple[list[sqlite3.Row], int]:
+) -> tuple[list[sqlite3.Row], int, bool]:
     params: dict[str, object] = {"now": time.time(), "limit": q.limit, "offset": q.offset}
     where = " AND ".join(_filters(q, scope, params))
     rows = db.execute(
@@ -223,9 +283,9 @@ def _run_browse(
         params,
     ).fetchall()
     if q.offset == 0 and len(rows) < q.limit:
-        return rows, len(rows)
+        return rows, len(rows), True
     total = db.execute(f"SELECT count(*) FROM observations o WHERE {where}", params).fetchone()[0]
-    return rows, int(total)
+    return rows, int(total), True
 
 
 def _flags() -> str:
@@ -260,13 +320,13 @@ def search(db: sqlite3.Connection, q: SearchQuery, scope: ReaderScope) -> Search
     _check_text(q)
     terms = split_terms(q.text)
     if not terms:
-        rows, total = _run_browse(db, q, scope)
+        rows, total, exact = _run_browse(db, q, scope)
         match = "browse"
     else:
-        rows, total = _run_text(db, q, scope, terms, "all")
+        rows, total, exact = _run_text(db, q, scope, terms, "all")
         match = "all"
         if not rows and len(terms) > 1 and q.offset == 0:
-            rows, total = _run_text(db, q, scope, terms, "any")
+            rows, total, exact = _run_text(db, q, scope, terms, "any")
             match = "any"
     hits = [
         Hit(
@@ -278,7 +338,7 @@ def search(db: sqlite3.Connection, q: SearchQuery, scope: ReaderScope) -> Search
         )
         for row in rows
     ]
-    return SearchResult(hits=hits, total=total, match=match, terms=terms)
+    return SearchResult(hits=hits, total=total, match=match, terms=terms, total_exact=exact)
 
 
 def similar_candidates(db: sqlite3.Connection, text: str, limit: int = 5) -> list[Observation]:

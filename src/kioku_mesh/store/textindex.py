@@ -15,7 +15,7 @@ _CJK = (
     "\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f"
 )
 _CJK_RUN = re.compile(f"[{_CJK}]+")
-_QUERY_TOKEN = re.compile(r"[^\W_]+")
+QUERY_TOKEN = re.compile(r"[^\W_]+")
 _TERM = re.compile(r'"([^"]*)"|(\S+)')
 MAX_TERMS = 64
 
@@ -43,7 +43,7 @@ def _query_tokens(term: str) -> tuple[list[str], bool]:
     """Tokens of one query term and whether the last one may be a prefix."""
     tokens: list[str] = []
     last_is_cjk_gram = False
-    for piece in _QUERY_TOKEN.findall(term):
+    for piece in QUERY_TOKEN.findall(term):
         runs = _CJK_RUN.findall(piece)
         if not runs:
             tokens.append(piece)
@@ -67,24 +67,36 @@ def _query_tokens(term: str) -> tuple[list[str], bool]:
 
 
 def split_terms(query: str) -> list[str]:
-    """User query -> terms; "double quoted" text stays one term (a phrase).
+    """User query -> terms; "double quoted" text stays one term (a phrase),
+    kept with its quotes: a quoted phrase is matched exactly, without the
+    trailing prefix a bare term gets.
 
     NUL separates terms (FTS5 reads it as the end of an expression), repeats
     are dropped, and at most MAX_TERMS are kept (SQLite caps compound SELECTs).
     """
     terms: list[str] = []
     for quoted, bare in _TERM.findall((query or "").replace("\x00", " ")):
-        term = (quoted if quoted else bare).strip()
-        if _QUERY_TOKEN.search(term) and term not in terms:
+        text = (quoted if quoted else bare).strip()
+        term = f'"{text}"' if quoted else text
+        if QUERY_TOKEN.search(text) and term not in terms:
             terms.append(term)
             if len(terms) == MAX_TERMS:
                 break
     return terms
 
 
+def _unquote(term: str) -> tuple[str, bool]:
+    if len(term) > 1 and term[0] == term[-1] == '"':
+        return term[1:-1], True
+    return term, False
+
+
 def words_expr(term: str) -> str | None:
-    """FTS5 expression for one term in the word index: a phrase, last token prefix."""
-    tokens, prefix = _query_tokens(term)
+    """FTS5 expression for one term in the word index: a phrase, last token
+    prefix unless the term was quoted."""
+    text, quoted = _unquote(term)
+    tokens, prefix = _query_tokens(text)
+    prefix = prefix and not quoted
     if not tokens:
         return None
     phrase = '"' + " ".join(tokens) + '"'
@@ -93,7 +105,7 @@ def words_expr(term: str) -> str | None:
 
 def trigram_expr(term: str) -> str | None:
     """FTS5 expression for a substring match in the trigram index (3+ chars)."""
-    text = term.strip()
+    text = _unquote(term)[0].strip()
     if len(text) < 3:
         return None
     return '"' + text.replace('"', '""') + '"'
