@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kioku_mesh.api import Memory, SearchQuery
 from kioku_mesh.core.errors import NotFoundError, StoreError
@@ -229,3 +231,32 @@ def test_resolve_id_prefixes(store: Store) -> None:
         store.resolve_id("not-hex!")
     with pytest.raises(NotFoundError):
         store.resolve_id("ffffffff")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.text()))
+def test_json_list_reads_back_every_list_of_strings(values: list[str]) -> None:
+    from kioku_mesh.store.db import _json, json_list
+
+    assert json_list(_json(values)) == values
+
+
+def test_store_at_version_4_gains_the_search_index_on_open(tmp_path: Path) -> None:
+    from kioku_mesh.store.search import ReaderScope, SearchQuery, search
+
+    path = tmp_path / "kioku.db"
+    store = Store.open(path)
+    obs = make_obs("upgraded store finds this")
+    assert store.add_observation(obs)
+    store.close()
+    raw = sqlite3.connect(path)
+    raw.execute("DROP INDEX obs_search_cols")
+    raw.execute("PRAGMA user_version = 4")
+    raw.close()
+    upgraded = Store.open(path)
+    try:
+        assert upgraded.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        result = search(upgraded.db, SearchQuery(text="upgraded"), ReaderScope())
+        assert [h.observation.observation_id for h in result.hits] == [obs.observation_id]
+    finally:
+        upgraded.close()

@@ -76,6 +76,9 @@ class Store:
             if synchronous.upper() not in ("NORMAL", "FULL"):
                 raise StoreError(f"synchronous must be NORMAL or FULL, got {synchronous!r}")
             db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+            # 8 MiB of page cache (default 2): a search touches index pages
+            # spread over the file, and a long-lived MCP server reuses them.
+            db.execute("PRAGMA cache_size = -8192")
             schema.migrate(db)
         except sqlite3.DatabaseError as exc:
             db.close()
@@ -264,6 +267,18 @@ def _enable_wal(db: sqlite3.Connection) -> None:
             time.sleep(0.01)
 
 
+def json_list(text: str) -> list[str]:
+    """A list of strings as `_json` wrote it. Search converts every hit, so
+    the common shapes skip the JSON parser: without a backslash no string
+    holds a quote or an escape, and '","' can only be a separator."""
+    if text == "[]":
+        return []
+    if "\\" not in text and text.startswith('["') and text.endswith('"]'):
+        return text[2:-2].split('","')
+    result: list[str] = json.loads(text)
+    return result
+
+
 def row_to_observation(row: sqlite3.Row | dict[str, Any]) -> Observation:
     obs = Observation(
         observation_id=row["id"],
@@ -272,16 +287,16 @@ def row_to_observation(row: sqlite3.Row | dict[str, Any]) -> Observation:
         subject=row["subject"],
         summary=row["summary"],
         project=row["project"],
-        tags=json.loads(row["tags"]),
+        tags=json_list(row["tags"]),
         memory_type=row["memory_type"],
         importance=row["importance"],
         agent_family=row["agent_family"],
         client_id=row["client_id"],
         pc_id=row["pc_id"],
         session_id=row["session_id"],
-        source_files=json.loads(row["source_files"]),
-        references=json.loads(row["refs"]),
-        supersedes=json.loads(row["supersedes"]),
+        source_files=json_list(row["source_files"]),
+        references=json_list(row["refs"]),
+        supersedes=json_list(row["supersedes"]),
         visibility=row["visibility"],
         scope_id=row["scope_id"],
         expires_at=row["expires_at"],

@@ -282,8 +282,18 @@ def _v4_change_lookup(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX changes_by_id ON changes(kind, id)")
 
 
+def _v5_search_columns(db: sqlite3.Connection) -> None:
+    # Search reads these columns for every candidate it ranks (ADR 0010):
+    # from a narrow covering index the candidates share a few pages, where
+    # the wide rows (content up to 64 KiB) take a page or more each.
+    db.execute(
+        "CREATE INDEX obs_search_cols ON observations(seq, created_ts, importance, "
+        "visibility, scope_id, expires_ts, project, memory_type, id)"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _v1_memories, _v2_replication, _v3_messages, _v4_change_lookup,
+    _v1_memories, _v2_replication, _v3_messages, _v4_change_lookup, _v5_search_columns,
 ]
 
 

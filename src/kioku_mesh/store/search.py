@@ -22,7 +22,7 @@ _WEIGHTS_NO_PROJECT = "6.0, 3.0, 1.0, 4.0, 0.0"
 _TRIGRAM_DISCOUNT = 0.5  # a substring hit is weaker evidence than a word hit
 RECENCY_SCALE_S = 30 * 86400.0
 # Newest matches per FTS query that are ranked (ADR 0010).
-CANDIDATE_WINDOW = 500
+CANDIDATE_WINDOW = 200
 
 TOMBSTONED_SQL = "EXISTS (SELECT 1 FROM tombstones t WHERE t.id = o.id)"
 SUPERSEDED_SQL = (
@@ -76,7 +76,7 @@ class SearchResult:
     match: str  # "all" (every term), "any" (fallback), "browse" (no query text)
     terms: list[str]
     # False when a very common term filled the candidate window: `total` is
-    # then a lower bound ("500+").
+    # then a lower bound ("200+").
     total_exact: bool = True
 
     @property
@@ -219,8 +219,15 @@ def _run_text(
     """Rank the newest CANDIDATE_WINDOW matches of each source that pass the
     filters (ADR 0010): the work stays bounded when a term is in half of a
     large store, and is exact whenever a source has fewer matches."""
-    exprs = [_term_exprs(db, t) for t in terms]
-    exprs = [e for e in exprs if e != (None, None)] if combine == "any" else exprs
+    return _rank(db, q, scope, [_term_exprs(db, t) for t in terms], combine)
+
+
+def _rank(
+    db: sqlite3.Connection, q: SearchQuery, scope: ReaderScope,
+    exprs: list[tuple[str | None, str | None]], combine: str,
+) -> tuple[list[sqlite3.Row], int, bool]:
+    if combine == "any":
+        exprs = [e for e in exprs if e != (None, None)]
     sources = _sources(exprs, combine, q.project)
     if not sources:
         return [], 0, True
@@ -243,7 +250,8 @@ def _run_text(
         ctes.append(
             f"c{i} AS MATERIALIZED (SELECT {src.table}.rowid AS seq, o.created_ts AS ts, "
             f"-{src.discount} * bm25({src.table}, {src.weights}) * {_boost()} AS score "
-            f"FROM {src.table} JOIN observations o ON o.seq = {src.table}.rowid "
+            f"FROM {src.table} JOIN observations o INDEXED BY obs_search_cols "
+            f"ON o.seq = {src.table}.rowid "
             f"WHERE {src.table} MATCH :e{i}{restrict} AND {where} "
             f"ORDER BY {src.table}.rowid DESC LIMIT :window)"
         )
