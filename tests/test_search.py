@@ -475,3 +475,16 @@ def test_fragment_matching_nothing_falls_back_to_the_other_terms(memory: Memory)
     all_terms = find(memory, "table qzxvjk")
     assert (ids(all_terms), all_terms.match) == ([hit], "any")
     assert ids(find(memory, "qzxvjk")) == []
+
+
+def test_near_duplicate_candidates_share_every_subject_word_newest_first(memory: Memory) -> None:
+    from kioku_mesh.store.search import similar_candidates
+
+    older = put(memory, "body", "Importer streams JSONL", age_s=DAY).observation_id
+    newer = put(memory, "body", "importer streams jsonl lines").observation_id
+    put(memory, "the importer streams JSONL", "words only in the content")
+    put(memory, "body", "importer streams CSV")
+    found = [o.observation_id for o in similar_candidates(memory.store.db, "Importer streams JSONL")]
+    assert found == [newer, older]
+    assert [o.observation_id for o in similar_candidates(memory.store.db, "streams", 1)] != []
+    assert similar_candidates(memory.store.db, "!!!") == []

@@ -197,10 +197,10 @@ class Memory:
                                               self.settings.redaction_allow_patterns)
         return self._allowlist
 
-    def find_similar(self, obs: Observation, limit: int = 5) -> list[Similar]:
+    def find_similar(self, obs: Observation) -> list[Similar]:
         """Live memories whose subject and content overlap this one heavily
         (Jaccard over words and word pairs), best first."""
-        candidates = similar_candidates(self.store.db, obs.subject, limit)
+        candidates = similar_candidates(self.store.db, obs.subject)
         mine = _shingles(f"{obs.subject} {obs.content}")
         found = []
         for other in candidates:

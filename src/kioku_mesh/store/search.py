@@ -349,16 +349,19 @@ def search(db: sqlite3.Connection, q: SearchQuery, scope: ReaderScope) -> Search
     return SearchResult(hits=hits, total=total, match=match, terms=terms, total_exact=exact)
 
 
-def similar_candidates(db: sqlite3.Connection, text: str, limit: int = 5) -> list[Observation]:
-    """Live memories containing every word of `text` (word index only, best
-    BM25 first): the cheap pre-filter of the near-duplicate check on save."""
-    exprs = [e for t in split_terms(text)[:12] if (e := words_expr(t))]
-    if not exprs:
+def similar_candidates(db: sqlite3.Connection, subject: str, limit: int = 10) -> list[Observation]:
+    """The newest live memories whose subject has every word of `subject`:
+    the cheap pre-filter of the near-duplicate check on save (a duplicate
+    repeats the subject; newest first, since that is what gets repeated).
+    Walking the subject column newest first stops after `limit` rows,
+    where ranking every match cost milliseconds for common words."""
+    words = [e.rstrip("*") for t in split_terms(subject)[:12] if (e := words_expr(t))]
+    if not words:
         return []
     rows = db.execute(
         "SELECT o.* FROM obs_words JOIN observations o ON o.seq = obs_words.rowid "
         f"WHERE obs_words MATCH ? AND NOT {TOMBSTONED_SQL} AND NOT {SUPERSEDED_SQL} "
-        "ORDER BY obs_words.rank LIMIT ?",
-        (" AND ".join(exprs), limit),
+        "ORDER BY obs_words.rowid DESC LIMIT ?",
+        ("{subject} : (" + " AND ".join(words) + ")", limit),
     ).fetchall()
     return [row_to_observation(row) for row in rows]
