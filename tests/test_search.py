@@ -477,14 +477,19 @@ def test_fragment_matching_nothing_falls_back_to_the_other_terms(memory: Memory)
     assert ids(find(memory, "qzxvjk")) == []
 
 
-def test_near_duplicate_candidates_share_every_subject_word_newest_first(memory: Memory) -> None:
+def test_near_duplicate_candidates_have_the_longest_subject_word_newest_first(
+    memory: Memory,
+) -> None:
     from kioku_mesh.store.search import similar_candidates
 
     older = put(memory, "body", "Importer streams JSONL", age_s=DAY).observation_id
     newer = put(memory, "body", "importer streams jsonl lines").observation_id
     put(memory, "the importer streams JSONL", "words only in the content")
-    put(memory, "body", "importer streams CSV")
-    found = [o.observation_id for o in similar_candidates(memory.store.db, "Importer streams JSONL")]
-    assert found == [newer, older]
-    assert [o.observation_id for o in similar_candidates(memory.store.db, "streams", 1)] != []
-    assert similar_candidates(memory.store.db, "!!!") == []
+    csv = put(memory, "body", "importer reads CSV").observation_id
+    db = memory.store.db
+    found = [o.observation_id for o in similar_candidates(db, "Importer streams JSONL")]
+    assert found == [csv, newer, older]
+    narrowed = similar_candidates(db, "Importer streams JSONL", lambda s: "jsonl" in s.lower())
+    assert [o.observation_id for o in narrowed] == [newer, older]
+    assert [o.observation_id for o in similar_candidates(db, "Importer streams", limit=1)] == [csv]
+    assert similar_candidates(db, "!!!") == []

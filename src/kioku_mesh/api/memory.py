@@ -49,7 +49,12 @@ class SaveResult:
 
 
 NEAR_DUPLICATE = 0.6
+SUBJECT_OVERLAP = 0.5  # share of subject words a candidate needs to be compared
 _WORD = re.compile(r"[^\W_]+")
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(words_for_index(text).lower()))
 
 
 def _shingles(text: str) -> set[str]:
@@ -199,8 +204,18 @@ class Memory:
 
     def find_similar(self, obs: Observation) -> list[Similar]:
         """Live memories whose subject and content overlap this one heavily
-        (Jaccard over words and word pairs), best first."""
-        candidates = similar_candidates(self.store.db, obs.subject)
+        (Jaccard over words and word pairs), best first. Only memories whose
+        subject shares half its words with this one are compared in full."""
+        title = _words(obs.subject)
+
+        def close_title(subject: str) -> bool:
+            theirs = _words(subject)
+            union = len(title | theirs)
+            return bool(union) and len(title & theirs) / union >= SUBJECT_OVERLAP
+
+        candidates = similar_candidates(self.store.db, obs.subject, close_title)
+        if not candidates:
+            return []
         mine = _shingles(f"{obs.subject} {obs.content}")
         found = []
         for other in candidates:
