@@ -220,13 +220,7 @@ def _run_text(
     """Rank the newest CANDIDATE_WINDOW matches of each source that pass the
     filters (ADR 0010): the work stays bounded when a term is in half of a
     large store, and is exact whenever a source has fewer matches."""
-    return _rank(db, q, scope, [_term_exprs(db, t) for t in terms], combine)
-
-
-def _rank(
-    db: sqlite3.Connection, q: SearchQuery, scope: ReaderScope,
-    exprs: list[tuple[str | None, str | None]], combine: str,
-) -> tuple[list[sqlite3.Row], int, bool]:
+    exprs = [_term_exprs(db, t) for t in terms]
     if combine == "any":
         exprs = [e for e in exprs if e != (None, None)]
     sources = _sources(exprs, combine, q.project)
