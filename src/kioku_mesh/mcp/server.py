@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
@@ -164,8 +165,6 @@ def build_server(memory: Memory) -> MCPServer:
             return memory.search(q)
 
         result = call(run)
-        import time
-
         now = time.time()
         hits = [fmt.hit_summary(h.observation, now) for h in result.hits]
         lines, shown = fmt.capped_lines(hits, max_bytes)
