@@ -261,8 +261,6 @@ def build_server(memory: Memory) -> MCPServer:
                     break
             return out
 
-        import time
-
         now = time.time()
         items = call(run)
         return "\n".join(fmt.hit_line(fmt.hit_summary(o, now)) for o in items) or "no memories yet"
