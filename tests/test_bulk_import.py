@@ -166,3 +166,41 @@ def test_lone_surrogates_are_refused_from_str_and_bytes_lines(memory: Memory) ->
     assert [n for n, _ in report.errors] == [2, 3]
     assert all("lone surrogate" in e for _, e in report.errors)
     assert report.added == 2
+
+
+def fts_segments(db: object, table: str) -> int:
+    """Segments in an FTS5 index, from its structure record (rowid 10 of the
+    %_data table): 4-byte cookie, varints nLevel, nSegment, ..."""
+    block = db.execute(f"SELECT block FROM {table}_data WHERE id = 10").fetchone()[0]  # type: ignore[attr-defined]
+
+    def varint(i: int) -> tuple[int, int]:
+        value = 0
+        for k in range(9):
+            byte = block[i]
+            i += 1
+            if k == 8:
+                return (value << 8) | byte, i
+            value = (value << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        return value, i
+
+    _levels, i = varint(4)
+    return varint(i)[0]
+
+
+def test_a_bulk_load_leaves_each_text_index_in_one_segment(memory: Memory) -> None:
+    items = [wire(f"bulk line {i} about zenoh replication 設定", f"bulk {i}") for i in range(1_500)]
+    report = transfer.import_lines(memory, lines(items))
+    assert report.added == 1_500
+    db = memory.store.db
+    assert (fts_segments(db, "obs_words"), fts_segments(db, "obs_tri")) == (1, 1)
+    for table in ("obs_words", "obs_tri"):  # raises if an index disagrees with its rows
+        db.execute(f"INSERT INTO {table}({table}) VALUES ('integrity-check')")
+    assert len(hit_ids(memory, "eplicati")) == 100  # substring index, limit 100
+    assert len(hit_ids(memory, "設定")) == 100
+
+    # A small import into that store leaves the indexes as FTS5 keeps them.
+    small = transfer.import_lines(memory, lines([wire("one more", f"s{i}") for i in range(5)]))
+    assert small.added == 5
+    assert fts_segments(db, "obs_tri") > 1
