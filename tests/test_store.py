@@ -260,38 +260,3 @@ def test_store_at_version_4_gains_the_search_index_on_open(tmp_path: Path) -> No
         assert [h.observation.observation_id for h in result.hits] == [obs.observation_id]
     finally:
         upgraded.close()
-
-
-def test_background_checkpointer_keeps_the_wal_small_without_the_writer(tmp_path: Path) -> None:
-    import os
-
-    from kioku_mesh.store.checkpointer import Checkpointer
-
-    store = Store.open(tmp_path / "kioku.db")
-    wal = tmp_path / "kioku.db-wal"
-    checkpointer = Checkpointer(store, wal_pages=20)
-    limit = 20 * (4096 + 24)
-    checkpointer.start()
-    try:
-        assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
-        for i in range(200):
-            assert store.add_observation(make_obs(f"row {i} " + "filler text " * 60))
-        deadline = time.monotonic() + 10
-        while checkpointer.checkpoints == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert checkpointer.checkpoints > 0
-        # Once it has caught up, the next write restarts the log from empty.
-        while time.monotonic() < deadline:
-            store.add_observation(make_obs("after the checkpoint"))
-            if os.stat(wal).st_size < limit:
-                break
-            time.sleep(0.05)
-        assert os.stat(wal).st_size < limit
-    finally:
-        checkpointer.stop()
-    assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
-    rows = store.db.execute("SELECT count(*) FROM observations").fetchone()[0]
-    store.close()
-    reopened = Store.open(tmp_path / "kioku.db")
-    assert reopened.db.execute("SELECT count(*) FROM observations").fetchone()[0] == rows
-    reopened.close()

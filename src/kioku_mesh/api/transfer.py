@@ -29,7 +29,6 @@ from .memory import Memory
 # batches make big FTS5 segments (Store.add_observations(bulk=True)), so the
 # indexes are merged less often; 10,000 typical memories are ~35 MiB of index.
 BATCH = 10_000
-COMPACT_MIN = 1_000  # memories an import must add before it compacts the text indexes
 BATCH_CHARS = 48 * 1024 * 1024
 
 
@@ -154,10 +153,6 @@ def import_lines(
             if progress:
                 progress(number)
     flush()
-    if report.added >= COMPACT_MIN and report.added * 2 >= mem.store.count_observations():
-        # A bulk load (most of the store is new): its cost is about the size
-        # of what was just indexed, and later saves stop paying for it.
-        mem.store.compact_text_indexes()
     if progress:
         progress(report.lines)
     return report

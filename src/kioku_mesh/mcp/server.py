@@ -363,19 +363,15 @@ def main() -> None:
     except (KiokuError, OSError) as exc:  # OSError: e.g. an unreadable or corrupt pc_id file
         print(f"kioku-mesh-mcp: error: {exc}", file=sys.stderr)
         sys.exit(1)
-    from ..store.checkpointer import Checkpointer
     from ..store.messages import register_session, unregister_session
 
     ident = memory.identity
     register_session(memory.store, ident.session_id, ident.client_id, ident.agent_family)
-    checkpointer = Checkpointer(memory.store)  # no save waits for a WAL checkpoint
-    checkpointer.start()
     try:
         build_server(memory).run("stdio")
     except KeyboardInterrupt:
         pass
     finally:
-        checkpointer.stop()
         unregister_session(memory.store, ident.session_id)
         memory.close()
 

@@ -158,19 +158,6 @@ class Store:
         """Record a tombstone (even before its observation arrives)."""
         return self.add_tombstones([tomb], origin) == 1
 
-    def count_observations(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM observations").fetchone()[0])
-
-    def compact_text_indexes(self) -> None:
-        """Merge each FTS5 index into one segment. After a bulk load the
-        indexes hold large segments halfway through an incremental merge,
-        which FTS5 advances inside later saves' transactions: 15-120 ms on one
-        save in twenty (measured at 10k). Merged once, later saves only merge
-        their own small segments."""
-        with self.write() as db:
-            for table in FTS_TABLES:
-                db.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
-
     def add_tombstones(self, tombs: Iterable[Tombstone], origin: str) -> int:
         now = time.time()
         with self.write() as db:
