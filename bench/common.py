@@ -28,7 +28,8 @@ from pathlib import Path
 import corpus
 
 import kioku_mesh
-from kioku_mesh.store import textindex
+from kioku_mesh.api import transfer
+from kioku_mesh.store import Store, textindex
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results"
@@ -215,6 +216,9 @@ def store_key(count: int) -> str:
     digest = hashlib.sha256()
     for name in ("schema.py", "fingerprint.py"):
         digest.update(name.encode() + (store_src / name).read_bytes())
+    # How an import lays the indexes out (batch sizes, FTS5 buffers).
+    for func in (transfer.import_lines, Store.add_observations):
+        digest.update(inspect.getsource(func).encode())
     # What the word index is fed (the query side of textindex may change freely).
     for func in (textindex.words_for_index, textindex._index_grams):
         digest.update(inspect.getsource(func).encode())
