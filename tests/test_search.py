@@ -493,3 +493,19 @@ def test_near_duplicate_candidates_have_the_longest_subject_word_newest_first(
     assert [o.observation_id for o in narrowed] == [newer, older]
     assert [o.observation_id for o in similar_candidates(db, "Importer streams", limit=1)] == [csv]
     assert similar_candidates(db, "!!!") == []
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(project=st.text(min_size=1, max_size=30).filter(lambda p: p.strip() == p and "\x00" not in p))
+def test_arbitrary_project_filter_finds_exactly_that_project(memory: Memory, project: str) -> None:
+    try:
+        project.encode("utf-8")
+    except UnicodeEncodeError:
+        return  # lone surrogates are refused earlier, by validation
+    mine = put(memory, "zenoh router settings", "proj probe", project=project).observation_id
+    put(memory, "zenoh router settings", "proj probe", project=project + " x")
+    for text in ("zenoh", "oute", ""):
+        result = find(memory, text, project=project, limit=100)
+        assert mine in ids(result)
+        assert {h.observation.project for h in result.hits} == {project}
