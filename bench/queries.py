@@ -73,7 +73,23 @@ def query_set(seed: int) -> list[Query]:
         Query("project filter", "設定", small),
         Query("project filter", common[7], small),
     ]
-    return q
+    return q + sentences(seed)
+
+
+def sentences(seed: int, count: int = 8) -> list[Query]:
+    """8-20 word sentences in the corpus's own register (its sentence
+    templates, filled from the same vocabulary): how agents ask."""
+    vocab = corpus.Vocabulary(random.Random(seed))
+    rng = random.Random(seed + 1)
+    out = []
+    for i in range(count):
+        topic = [vocab.pick(rng) for _ in range(3)]
+        text = corpus._fill(rng, vocab, rng.choice(corpus.SENTENCES), topic)
+        if i % 2:  # every other one is two sentences long
+            text += " " + corpus._fill(rng, vocab, rng.choice(corpus.SENTENCES), topic)
+        words = text.split()
+        out.append(Query("sentence", " ".join(words[:20])))
+    return out
 
 
 def cli_queries(seed: int) -> dict[str, Query]:

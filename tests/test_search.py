@@ -14,6 +14,7 @@ from kioku_mesh.api import Memory, SearchQuery
 from kioku_mesh.core.errors import ValidationError
 from kioku_mesh.core.models import Observation, Tombstone, new_id
 from kioku_mesh.core.timeutil import format_ts
+from kioku_mesh.store.search import search
 
 DAY = 86400.0
 
@@ -163,28 +164,50 @@ def test_arbitrary_query_text_never_raises(memory: Memory, query: str) -> None:
 # ------------------------------------------------------ all / any terms
 
 
-def test_all_terms_first_then_any_term_fallback(memory: Memory) -> None:
+def test_every_word_counts_and_none_is_required(memory: Memory) -> None:
     both = memory.save("zenoh router and sqlite store", "both").observation.observation_id
     one = memory.save("zenoh router only", "one").observation.observation_id
     result = find(memory, "zenoh sqlite")
     assert result.match == "all"
-    assert ids(result) == [both]
+    assert ids(result) == [both, one]
+    assert result.hits[0].score > result.hits[1].score
 
     result = find(memory, "zenoh quokka")
     assert result.match == "any"
     assert set(ids(result)) == {both, one}
     assert result.total == 2
+    assert result.matched_terms == ["zenoh"]
 
     result = find(memory, "quokka wombat")
-    assert result.match == "any"
     assert ids(result) == []
 
 
-def test_single_term_does_not_fall_back(memory: Memory) -> None:
+def test_single_term_matching_nothing(memory: Memory) -> None:
     memory.save("zenoh router", "one")
     result = find(memory, "quokka")
-    assert result.match == "all"
     assert result.hits == []
+    assert result.total == 0
+
+
+def test_stop_words_do_not_match_or_rank(memory: Memory) -> None:
+    only_stop = put(memory, "it was the one that we had", "the of and").observation_id
+    router = put(memory, "router", "a router").observation_id
+    result = find(memory, "what is the router for")
+    assert ids(result) == [router]
+    assert result.terms == ["router"]
+    # A query of stop words only still searches for them.
+    assert only_stop in ids(find(memory, "the"))
+
+
+def test_sentence_finds_the_memory_sharing_its_rarer_words(memory: Memory) -> None:
+    target = put(memory, "The resolver now skips yanked wheels when locking", "skip yanked "
+                 "wheels").observation_id
+    for i in range(15):
+        put(memory, f"fix the resolver cache {i}", f"resolver fix {i}")
+    put(memory, "fix locking in the installer", "installer locking")
+    result = find(memory, "Fix an issue where the resolver did not skip yanked wheels", limit=5)
+    assert ids(result)[0] == target
+    assert result.match == "any"
 
 
 def test_empty_query_is_browse(memory: Memory) -> None:
@@ -340,7 +363,20 @@ def test_newer_outranks_much_older_with_equal_text(memory: Memory) -> None:
     new = put(memory, "recency probe text", "same subject").observation_id
     result = find(memory, "recency probe")
     assert ids(result) == [new, old]
-    assert result.hits[0].score > result.hits[1].score * 1.3
+    assert result.hits[0].score > result.hits[1].score * 1.1
+
+
+def test_recency_is_by_created_at_not_by_arrival(memory: Memory) -> None:
+    new = put(memory, "arrival probe text", "same subject", age_s=DAY).observation_id
+    old = put(memory, "arrival probe text", "same subject", age_s=400 * DAY).observation_id
+    assert ids(find(memory, "arrival probe")) == [new, old]
+
+
+def test_current_project_ranks_first_without_filtering(memory: Memory) -> None:
+    other = put(memory, "boost probe text", "same", project="other", age_s=DAY).observation_id
+    mine = put(memory, "boost probe text", "same", project="mine", age_s=2 * DAY).observation_id
+    assert ids(find(memory, "boost probe")) == [other, mine]
+    assert ids(find(memory, "boost probe", boost_project="mine")) == [mine, other]
 
 
 def test_subject_match_outranks_content_match(memory: Memory) -> None:
@@ -362,9 +398,9 @@ def test_total_counts_matches_beyond_the_limit(memory: Memory) -> None:
     browse = find(memory, "", limit=3)
     assert len(browse.hits) == 3
     assert browse.total == 8
-    fallback = find(memory, "paging quokka", limit=2)
-    assert fallback.match == "any"
-    assert (len(fallback.hits), fallback.total) == (2, 7)
+    with_unknown = find(memory, "paging quokka", limit=2)
+    assert with_unknown.match == "any"
+    assert (len(with_unknown.hits), with_unknown.total) == (2, 7)
 
 
 def test_limit_must_be_positive(memory: Memory) -> None:
@@ -409,48 +445,33 @@ def test_tombstone_of_unknown_memory_does_not_hide_others(memory: Memory) -> Non
     assert ids(find(memory, "visible")) == [kept]
 
 
-# ------------------------------------------------------- candidate window
+# ------------------------------------------------------- pruned ranking (ADR 0012)
 
 
-@pytest.fixture
-def window5(monkeypatch: pytest.MonkeyPatch) -> int:
-    """A candidate window of 5 (ADR 0010), so a test needs a dozen rows, not 1,000."""
-    from kioku_mesh.store import search as search_module
-
-    monkeypatch.setattr(search_module, "CANDIDATE_WINDOW", 5)
-    return 5
-
-
-def test_common_term_ranks_the_newest_window_and_says_total_is_a_floor(
-    memory: Memory, window5: int
+def test_common_word_scored_only_where_it_can_matter_says_total_is_a_floor(
+    memory: Memory,
 ) -> None:
-    made = [put(memory, f"widget note {i}", f"w{i}", age_s=(12 - i) * DAY) for i in range(12)]
-    rare = put(memory, "gizmo widget", "rare one")
-    result = find(memory, "widget", limit=3)
-    assert (result.total, result.total_exact, result.total_text) == (5, False, "5+")
-    newest = {o.observation_id for o in made[-4:]} | {rare.observation_id}
-    assert set(ids(result)) <= newest
-    exact = find(memory, "gizmo")
-    assert (exact.total, exact.total_exact, exact.total_text) == (1, True, "1")
+    for i in range(40):
+        put(memory, f"widget note {i} " + "filler " * (i % 7), f"w{i}")
+    rare = [put(memory, f"gizmo widget {i}", f"gizmo {i}").observation_id for i in range(3)]
+    result = find(memory, "gizmo widget", limit=3)
+    assert set(ids(result)) == set(rare)
+    exhaustive = search(memory.store.db, SearchQuery(text="gizmo widget", limit=3),
+                        memory.reader_scope, exhaustive=True)
+    assert ids(result) == ids(exhaustive)
+    assert [h.score for h in result.hits] == pytest.approx([h.score for h in exhaustive.hits])
+    assert (exhaustive.total, exhaustive.total_exact) == (43, True)
+    if not result.total_exact:
+        assert result.total_text.endswith("+") and 3 <= result.total <= 43
 
 
-def test_window_is_filled_with_rows_that_pass_the_filters(memory: Memory, window5: int) -> None:
-    old = [put(memory, f"sprocket {i}", f"s{i}", project="rare-proj", age_s=30 * DAY)
-           for i in range(3)]
-    for i in range(10):
-        put(memory, f"sprocket {i}", f"n{i}", project="busy-proj")
-    result = find(memory, "sprocket", project="rare-proj")
-    assert set(ids(result)) == {o.observation_id for o in old}
-    assert (result.total, result.total_exact) == (3, True)
-
-
-def test_paging_past_the_window_widens_it(memory: Memory, window5: int) -> None:
-    for i in range(9):
-        put(memory, f"cog {i}", f"c{i}")
-    first = find(memory, "cog", limit=4)
-    second = find(memory, "cog", limit=4, offset=4)
-    assert len(first.hits) == 4 and len(second.hits) == 4
-    assert not set(ids(first)) & set(ids(second))
+def test_paging_gives_disjoint_pages_in_exhaustive_order(memory: Memory) -> None:
+    for i in range(30):
+        put(memory, f"cog {i} " + "sprocket " * (i % 4), f"c{i}", importance=1 + i % 5)
+    pages = [ids(find(memory, "cog sprocket", limit=4, offset=o)) for o in (0, 4, 8)]
+    whole = ids(search(memory.store.db, SearchQuery(text="cog sprocket", limit=12),
+                       memory.reader_scope, exhaustive=True))
+    assert pages[0] + pages[1] + pages[2] == whole
 
 
 def test_quoted_word_is_exact_but_a_bare_word_is_also_a_prefix(memory: Memory) -> None:
@@ -470,7 +491,7 @@ def test_project_filter_is_exact_for_similar_and_odd_names(memory: Memory, proje
     assert ids(find(memory, "oken", project=project)) == [mine]  # via the substring index
 
 
-def test_fragment_matching_nothing_falls_back_to_the_other_terms(memory: Memory) -> None:
+def test_a_term_matching_nothing_leaves_the_other_terms(memory: Memory) -> None:
     hit = put(memory, "a table of results", "tbl").observation_id
     all_terms = find(memory, "table qzxvjk")
     assert (ids(all_terms), all_terms.match) == ([hit], "any")

@@ -292,8 +292,51 @@ def _v5_search_columns(db: sqlite3.Connection) -> None:
     )
 
 
+# The word index as of v6: camelCase words also indexed by their parts, and a
+# `key` column holding the row's seq, so search can score a term on a set of
+# candidate rows inside FTS5 (ADR 0012). Search expressions never name `key`.
+_WORDS_V6 = """
+    CREATE VIRTUAL TABLE obs_words USING fts5(
+        subject, summary, content, tags_text, project, key,
+        content='', tokenize='porter unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER obs_index_insert AFTER INSERT ON observations BEGIN
+        INSERT INTO obs_words(rowid, subject, summary, content, tags_text, project, key)
+        VALUES (new.seq, km_words(new.subject), km_words(new.summary),
+                km_words(new.content), km_words(new.tags_text), new.project, new.seq);
+        INSERT INTO obs_tri(rowid, subject, summary, content, tags_text, project)
+        VALUES (new.seq, new.subject, new.summary, new.content, new.tags_text, new.project);
+    END;
+    CREATE TRIGGER obs_index_delete AFTER DELETE ON observations BEGIN
+        INSERT INTO obs_words(obs_words, rowid, subject, summary, content, tags_text, project,
+                              key)
+        VALUES ('delete', old.seq, km_words(old.subject), km_words(old.summary),
+                km_words(old.content), km_words(old.tags_text), old.project, old.seq);
+        INSERT INTO obs_tri(obs_tri, rowid, subject, summary, content, tags_text, project)
+        VALUES ('delete', old.seq, old.subject, old.summary, old.content, old.tags_text,
+                old.project);
+    END;
+"""
+
+
+def _v6_word_index_key(db: sqlite3.Connection) -> None:
+    # A contentless FTS5 table cannot gain a column: rebuild it from the rows,
+    # once, in this migration's transaction.
+    _run_script(db, """
+        DROP TRIGGER obs_index_insert;
+        DROP TRIGGER obs_index_delete;
+        DROP TABLE obs_words;
+    """ + _WORDS_V6)
+    db.execute(
+        "INSERT INTO obs_words(rowid, subject, summary, content, tags_text, project, key) "
+        "SELECT seq, km_words(subject), km_words(summary), km_words(content), "
+        "km_words(tags_text), project, seq FROM observations"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_memories, _v2_replication, _v3_messages, _v4_change_lookup, _v5_search_columns,
+    _v6_word_index_key,
 ]
 
 

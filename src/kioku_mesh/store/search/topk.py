@@ -1,0 +1,157 @@
+"""Rank-safe top-k: the k best memories by scoring.py, without scoring
+every memory that shares a word with the query (ADR 0012).
+
+MaxScore over the query's terms. Each term has an upper bound on what it can
+add to any memory's score (scoring.term_bound). The rarest terms are the
+*essential* ones: one SQL statement scores every row they match (their bm25
+shares, summed by FTS5, times the row's boost, filters applied) and sorts
+them. If the bounds of the other terms, times the largest boost, cannot lift
+a row none of the essential terms matched up to the k-th best score found,
+no such row can be in the top k; the other terms are then scored, in one
+more statement, only on the rows found that can still reach the top k (the
+word index's `key` column names them). Otherwise the next rarest term joins
+the essential ones and the step runs again. The answer is the one an
+exhaustive scoring gives (`exhaustive_rank`, kept as the reference the tests
+compare with); only the work differs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .scoring import TRIGRAM_WEIGHTS, WORD_WEIGHTS
+
+KEY_LIST_MAX = 1000  # rows to finish scoring; past it, more terms become essential
+# Naming a row in an FTS5 expression costs about as much as walking this many
+# matches of the terms (measured: ~20 us against ~0.2 us).
+KEY_ROW_COST = 100
+FIRST_BUDGET = 1000  # matches the first essential statement may score
+
+
+@dataclass
+class Source:
+    """One term as the ranking reads it."""
+
+    index: int  # the term's position in the query
+    table: str  # obs_words or obs_tri
+    expr: str  # FTS5 expression (columns already chosen)
+    discount: float
+    bound: float  # upper bound of its share of any score
+    matches: int = 0  # rows it matches (at least)
+    capped: bool = False  # `matches` is a floor: counting stopped early
+
+
+@dataclass
+class Ranking:
+    order: list[int]  # seqs, best first (the first k are exact)
+    score: dict[int, float]
+    created: dict[int, float]
+    pruned: bool = False  # not every matching row was counted: len(score) is a floor
+    rows: int = 0  # rows the (essential) terms match, past the filters
+
+
+def _or(sources: list[Source]) -> str:
+    return " OR ".join(f"({s.expr})" for s in sources)
+
+
+def _essential(db: sqlite3.Connection, sources: list[Source], where: str, boost: str,
+               params: dict[str, object]) -> sqlite3.Cursor:
+    """(seq, sum of the terms' shares, boost, created_ts, rows in all), best first."""
+    sql = (f"WITH m AS MATERIALIZED (SELECT obs_words.rowid AS seq, "
+           f"-bm25(obs_words, {WORD_WEIGHTS}) AS part, {boost} AS b, o.created_ts AS ts "
+           "FROM obs_words JOIN observations o INDEXED BY obs_search_cols "
+           f"ON o.seq = obs_words.rowid WHERE obs_words MATCH :expr AND {where}) "
+           "SELECT seq, part, b, ts, count(*) OVER () FROM m ORDER BY part * b DESC")
+    return db.execute(sql, {**params, "expr": _or(sources)})
+
+
+def shares_on(db: sqlite3.Connection, sources: list[Source], seqs: list[int]) -> dict[int, float]:
+    """The summed shares of word-index terms on just these rows. Two ways,
+    the same numbers: name the rows in the expression (a lookup per row), or
+    walk the terms' matches and keep these rows (a step per match)."""
+    if not seqs or not sources:
+        return {}
+    if len(seqs) * KEY_ROW_COST <= sum(s.matches for s in sources):
+        keys = " OR ".join(str(s) for s in sorted(seqs))
+        expr = f"({_or(sources)}) AND ({{key}} : ({keys}))"
+        sql = (f"SELECT rowid, -bm25(obs_words, {WORD_WEIGHTS}) FROM obs_words "
+               "WHERE obs_words MATCH ?")
+        return dict(db.execute(sql, (expr,)).fetchall())
+    # The unary + keeps SQLite from handing the IN list to FTS5 (a new query per row).
+    marks = ", ".join(str(int(s)) for s in seqs)
+    sql = (f"SELECT rowid, -bm25(obs_words, {WORD_WEIGHTS}) FROM obs_words "
+           f"WHERE obs_words MATCH ? AND +rowid IN ({marks})")
+    return dict(db.execute(sql, (_or(sources),)).fetchall())
+
+
+def rank(db: sqlite3.Connection, sources: list[Source], k: int, where: str, boost: str,
+         params: dict[str, object], max_boost: float,
+         refine: Callable[[Source], None] | None = None) -> Ranking:
+    """The top `k` rows by boost x sum of term shares (word-index terms only).
+    `refine` tightens a capped term's bound (counts its rows on)."""
+    order = sorted(sources, key=lambda s: -s.bound)  # rarest first
+    n_ess, budget = 1, FIRST_BUDGET
+    while True:
+        while n_ess < len(order) and sum(s.matches for s in order[: n_ess + 1]) <= budget:
+            n_ess += 1
+        ess, rest = order[:n_ess], order[n_ess:]
+        rest_bound = sum(s.bound for s in rest)
+        cur = _essential(db, ess, where, boost, params)
+        found: list[tuple[int, float, float, float]] = []
+        floor = float("-inf")
+        matching = 0
+        for seq, part, b, created, count in cur:
+            matching = count
+            if len(found) >= k and part * b + rest_bound * max_boost < floor:
+                break  # sorted: no later row can reach the top k either
+            found.append((seq, part, b, created))
+            if len(found) == k:
+                floor = part * b
+        cur.close()
+        if not rest:
+            return _finish(found, {}, matching, pruned=False)
+        if rest_bound * max_boost >= floor and refine is not None:
+            for src in rest:
+                if src.capped:
+                    refine(src)
+            rest_bound = sum(s.bound for s in rest)
+        if rest_bound * max_boost < floor:
+            alive = [r for r in found if (r[1] + rest_bound) * r[2] >= floor]
+            if len(alive) <= KEY_LIST_MAX:
+                extra = shares_on(db, rest, [r[0] for r in alive])
+                return _finish(alive, extra, matching, pruned=True)
+        n_ess, budget = n_ess + 1, budget * 4
+
+
+def _finish(rows: list[tuple[int, float, float, float]], extra: dict[int, float],
+            matching: int, *, pruned: bool) -> Ranking:
+    score = {seq: (part + extra.get(seq, 0.0)) * b for seq, part, b, _ in rows}
+    created = {seq: c for seq, _, _, c in rows}
+    ranked = sorted(score, key=lambda d: (-score[d], -created[d], -d))
+    return Ranking(ranked, score, created, pruned, matching)
+
+
+def exhaustive_rank(db: sqlite3.Connection, sources: list[Source], where: str, boost: str,
+                    params: dict[str, object]) -> tuple[Ranking, dict[int, dict[int, float]]]:
+    """Every match of every term, one term at a time: the reference ranking,
+    and the way substring (trigram) terms are ranked. Also returns each
+    row's share per term."""
+    total: dict[int, float] = {}
+    boosts: dict[int, float] = {}
+    created: dict[int, float] = {}
+    parts: dict[int, dict[int, float]] = {}
+    for src in sources:
+        t = src.table
+        weights = WORD_WEIGHTS if t == "obs_words" else TRIGRAM_WEIGHTS
+        sql = (f"SELECT {t}.rowid, -bm25({t}, {weights}) * {src.discount}, {boost}, "
+               f"o.created_ts FROM {t} JOIN observations o INDEXED BY obs_search_cols "
+               f"ON o.seq = {t}.rowid WHERE {t} MATCH :expr AND {where}")
+        for seq, share, b, ts in db.execute(sql, {**params, "expr": src.expr}):
+            total[seq] = total.get(seq, 0.0) + share
+            boosts[seq], created[seq] = b, ts
+            parts.setdefault(seq, {})[src.index] = share
+    score = {d: s * boosts[d] for d, s in total.items()}
+    ranked = sorted(score, key=lambda d: (-score[d], -created[d], -d))
+    return Ranking(ranked, score, created, False, len(score)), parts
