@@ -175,10 +175,9 @@ def _explain(score: float, parts: dict[int, float], terms: list[Term], row: sqli
 
 
 def _run_text(db: sqlite3.Connection, q: SearchQuery, scope: ReaderScope, terms: list[Term],
-              *, exhaustive: bool = False) -> SearchResult:
+              now: float, *, exhaustive: bool = False) -> SearchResult:
     labels = [t.label for t in terms]
     sources, rows_at_most = _sources(db, terms)
-    now = time.time()
     if not sources:
         return SearchResult([], 0, "any", labels, True, [])
     params: dict[str, object] = {"now": now}
@@ -227,14 +226,16 @@ def _run_browse(db: sqlite3.Connection, q: SearchQuery, scope: ReaderScope) -> S
 
 
 def search(db: sqlite3.Connection, q: SearchQuery, scope: ReaderScope, *,
-           exhaustive: bool = False) -> SearchResult:
+           exhaustive: bool = False, now: float | None = None) -> SearchResult:
     """`exhaustive` scores every match of every term: the same answer, slower
-    (kept for tests and --explain checks)."""
+    (the reference for tests). `now` (default: the clock) is what recency and
+    expiry are measured from."""
     check_text(q)
     terms = parse_terms(q.text)
     if not terms:
         return _run_browse(db, q, scope)
-    return _run_text(db, q, scope, terms, exhaustive=exhaustive)
+    return _run_text(db, q, scope, terms, time.time() if now is None else now,
+                     exhaustive=exhaustive)
 def similar_candidates(
     db: sqlite3.Connection, subject: str, keep: Callable[[str], bool] = lambda _: True,
     limit: int = 20,
