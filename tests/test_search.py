@@ -449,8 +449,12 @@ def test_tombstone_of_unknown_memory_does_not_hide_others(memory: Memory) -> Non
 
 
 def test_common_word_scored_only_where_it_can_matter_says_total_is_a_floor(
-    memory: Memory,
+    memory: Memory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from kioku_mesh.store.search import topk
+
+    # Start with the rarest term alone (in a large store, the budget does that).
+    monkeypatch.setattr(topk, "FIRST_BUDGET", 1)
     for i in range(40):
         put(memory, f"widget note {i} " + "filler " * (i % 7), f"w{i}")
     rare = [put(memory, f"gizmo widget {i}", f"gizmo {i}").observation_id for i in range(3)]
