@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from kioku_mesh.core.models import Observation, Tombstone, new_id
 from kioku_mesh.core.timeutil import format_ts
 from kioku_mesh.store.db import Store
-from kioku_mesh.store.search import ReaderScope, SearchQuery, search
+from kioku_mesh.store.search import ReaderScope, SearchQuery, search, topk
 from kioku_mesh.store.search.filters import filter_sql
 from kioku_mesh.store.search.query import parse_terms
 from kioku_mesh.store.search.scoring import WORD_COLUMNS, WORD_WEIGHTS, boost_parts
@@ -110,14 +110,20 @@ queries = st.lists(st.sampled_from(VOCAB + ["the", "and", "of", "nothingmatches"
 @settings(max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck))
 @given(seed=st.integers(0, STORES - 1), text=queries, limit=st.integers(1, 25),
        offset=st.integers(0, 10), project=st.sampled_from([None, *PROJECTS]),
-       boost=st.sampled_from([None, *PROJECTS]), exhaustive=st.booleans())
+       boost=st.sampled_from([None, *PROJECTS]), exhaustive=st.booleans(),
+       budget=st.sampled_from([1, 20, topk.FIRST_BUDGET]))
 def test_fast_top_k_equals_brute_force(seed: int, text: str, limit: int, offset: int,
                                        project: str | None, boost: str | None,
-                                       exhaustive: bool) -> None:
+                                       exhaustive: bool, budget: int) -> None:
     store = _store(seed)
     q = SearchQuery(text=text, limit=limit, offset=offset, project=project, boost_project=boost)
     now = time.time()
-    result = search(store.db, q, ReaderScope(), exhaustive=exhaustive, now=now)
+    # A small first budget makes the rarest terms alone essential, as in a big store.
+    saved, topk.FIRST_BUDGET = topk.FIRST_BUDGET, budget
+    try:
+        result = search(store.db, q, ReaderScope(), exhaustive=exhaustive, now=now)
+    finally:
+        topk.FIRST_BUDGET = saved
     brute = _brute(store, q, now)
     expected = sorted(brute.values(), reverse=True)[offset : offset + limit]
     got = [store.db.execute("SELECT seq FROM observations WHERE id = ?",
