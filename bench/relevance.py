@@ -18,11 +18,15 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "relevance"
+# The set lives outside the repository; tests/data/relevance holds a copy.
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "relevance"
+COPY_DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "relevance"
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("KIOKU_RELEVANCE_DATA", DEFAULT_DATA))
+    if "KIOKU_RELEVANCE_DATA" in os.environ:
+        return Path(os.environ["KIOKU_RELEVANCE_DATA"])
+    return SHARED_DATA if (SHARED_DATA / "corpus.jsonl").exists() else COPY_DATA
 
 
 def evaluator(data: Path) -> ModuleType:
@@ -37,15 +41,25 @@ def evaluator(data: Path) -> ModuleType:
 
 
 def open_memory(state_dir: Path, data: Path):  # -> Memory
-    """A Memory on a fresh store holding the set's corpus (via import)."""
-    os.environ["KIOKU_MESH_STATE_DIR"] = str(state_dir)
-    os.environ["KIOKU_MESH_CONFIG"] = str(state_dir / "no-config.yaml")
+    """A Memory on a fresh store holding the set's corpus (via import),
+    with default settings (the caller's environment is left as it was)."""
     from kioku_mesh.api import Memory
     from kioku_mesh.api.transfer import import_lines
 
     ev = evaluator(data)
     corpus, _ = ev.load_data(data)
-    mem = Memory()
+    saved = dict(os.environ)
+    for name in list(os.environ):
+        if name.startswith(("KIOKU_MESH_", "MESH_MEM_")):
+            del os.environ[name]
+    os.environ["KIOKU_MESH_STATE_DIR"] = str(state_dir)
+    os.environ["KIOKU_MESH_CONFIG"] = str(state_dir / "no-config.yaml")
+    try:
+        mem = Memory(cwd=state_dir)
+        mem.identity  # noqa: B018
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     lines = (json.dumps(r) for r in ev.import_records(corpus))
     report = import_lines(mem, lines)
     if report.errors:
