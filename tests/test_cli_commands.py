@@ -291,10 +291,10 @@ def test_search_filters(km):
     assert set(search_ids(km, "-p", "p2")) == {idb}
 
 
-def test_search_any_term_fallback_message(km):
+def test_search_says_when_no_memory_has_every_term(km):
     oid = save_id(km, "Kafka consumer groups rebalance", "Kafka rebalance")
     res = km.run("search", "kafka zeppelin", check=True)
-    assert res.stdout.startswith("No memory matched every term")
+    assert res.stdout.startswith("No memory has every term")
     assert oid[:12] in res.stdout
     res = km.run("search", "kafka zeppelin", "--json", check=True)
     assert [o["observation_id"] for o in json.loads(res.stdout)] == [oid]
@@ -302,6 +302,23 @@ def test_search_any_term_fallback_message(km):
     # When every term matches there is no fallback message.
     res = km.run("search", "kafka rebalance", check=True)
     assert "matched every term" not in res.stdout + res.stderr
+
+
+def test_search_explain_shows_term_scores_and_factors(km):
+    both = save_id(km, "zenoh lease renewal on the hub", "Lease renewal", "-i", "4")
+    one = save_id(km, "renewal of certificates", "Cert renewal")
+    res = km.run("search", "lease renewal", "--explain", check=True)
+    lines = res.stdout.splitlines()
+    whys = [line for line in lines if line.strip().startswith("why: score")]
+    assert len(whys) == 2
+    assert "lease -" in whys[1] and "importance 1.40" in whys[0]
+    data = json.loads(km.run("search", "lease renewal", "--explain", "--json", check=True).stdout)
+    assert [o["observation_id"] for o in data] == [both, one]
+    first = data[0]["explain"]
+    assert first["terms"]["lease"] > 0 and data[1]["explain"]["terms"]["lease"] == 0
+    assert abs(first["relevance"] * first["boost"] - first["score"]) < 1e-4
+    plain = json.loads(km.run("search", "lease renewal", "--json", check=True).stdout)
+    assert "explain" not in plain[0]
 
 
 def test_search_no_match_exits_zero(km):

@@ -239,6 +239,24 @@ async def test_query_syntax_is_searched_as_words_not_fts(km):
         assert "Traceback" not in c.stderr_text()
 
 
+async def test_explain_and_current_project(km):
+    async with connect(km) as c:
+        other = await c.save("lease renewal races the heartbeat", "lease race", project="alpha")
+        mine = await c.save("lease renewal races the heartbeat", "lease race", project="beta")
+        plain = await c.ok("search_memory", query="lease heartbeat")
+        first = plain.structured_content["hits"][0]
+        assert "why" not in first and "explain" not in first
+        boosted = await c.ok("search_memory", query="lease heartbeat", current_project="beta",
+                             explain=True)
+        hits = boosted.structured_content["hits"]
+        assert [h["id"] for h in hits] == [mine, other]
+        why = hits[0]["explain"]
+        assert why["factors"]["project"] == 1.25 and hits[1]["explain"]["factors"]["project"] == 1.0
+        assert set(why["terms"]) == {"lease", "heartbeat"} and all(why["terms"].values())
+        assert abs(why["relevance"] * why["boost"] - why["score"]) < 1e-4
+        assert "why: score" in boosted.content[0].text
+
+
 # --------------------------------------------------------------- size budgets
 
 

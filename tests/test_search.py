@@ -535,3 +535,40 @@ def test_arbitrary_project_filter_finds_exactly_that_project(memory: Memory, pro
         result = find(memory, text, project=project, limit=100)
         assert mine in ids(result)
         assert {h.observation.project for h in result.hits} == {project}
+
+
+# ------------------------------------------------------- identifiers (ADR 0012)
+
+
+@pytest.mark.parametrize(("text", "queries"), [
+    ("call Response.stream_text() to read it", ["Response.stream_text()", "stream_text",
+                                                 "stream text", "Response"]),
+    ("the --line-ranges option formats part of a file", ["--line-ranges", "line-ranges",
+                                                         "ranges"]),
+    ("respect NO_COLOR in every command", ["NO_COLOR", "no_color", "COLOR"]),
+    ("rename parse_config_file", ["parse_config_file", "config_file", "parse"]),
+    ("streamTextAsync replaces the old reader", ["streamTextAsync", "streamtextasync", "stream",
+                                                 "Async", "text async", "StreamTextAsync"]),
+    ("HTTPServer keeps connections open", ["HTTPServer", "server", "http"]),
+])
+def test_identifiers_are_found_whole_and_by_their_parts(memory: Memory, text: str,
+                                                        queries: list[str]) -> None:
+    hit = put(memory, text, "identifier note").observation_id
+    put(memory, "an unrelated memory about parsing reader options", "other")
+    for query in queries:
+        assert ids(find(memory, query))[:1] == [hit], query
+
+
+def test_whole_identifier_ranks_above_a_memory_with_one_part(memory: Memory) -> None:
+    whole = put(memory, "stream_text() returns str", "api").observation_id
+    part = put(memory, "the text of the error", "api").observation_id
+    assert ids(find(memory, "stream_text"))[:2] == [whole, part]
+
+
+def test_japanese_particles_split_words_and_do_not_match_alone(memory: Memory) -> None:
+    hit = put(memory, "データベースの接続が切れる", "db").observation_id
+    particle_only = put(memory, "これはのテスト", "ja").observation_id
+    result = find(memory, "データベースの接続")
+    assert ids(result) == [hit]
+    assert result.terms == ["データベース", "接続"]
+    assert particle_only not in ids(find(memory, "設定の接続"))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api import Memory, SearchQuery
+from ..api.explain import explanation_dict, explanation_text
 from ..core.errors import ValidationError
 from ..core.timeutil import parse_when
 from . import render
@@ -155,6 +156,8 @@ def _query_from(args: argparse.Namespace) -> SearchQuery:
         include_superseded=args.include_superseded or hidden,
         include_expired=args.include_expired or hidden,
         limit=args.limit,
+        boost_project=getattr(args, "current_project", None),
+        explain=getattr(args, "explain", False),
     )
 
 
@@ -168,7 +171,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         result = mem.search(_query_from(args))
     fmt = _fmt(args)
     if fmt == "json":
-        dump_json([h.observation.to_wire() for h in result.hits])
+        dump_json([{**h.observation.to_wire(), "explain": explanation_dict(h.explanation)}
+                   if h.explanation else h.observation.to_wire() for h in result.hits])
         if result.match == "any":
             print("note: no memory matched every term; showing memories matching any term",
                   file=sys.stderr)
@@ -177,12 +181,16 @@ def cmd_search(args: argparse.Namespace) -> int:
         print("no matching memories")
         return 0
     if result.match == "any":
-        print("No memory matched every term; showing memories that match any of them.\n")
+        print("No memory has every term; ranked by the terms each one has.\n")
     style = _style()
-    if fmt == "markdown":
-        print("\n".join(render.hit_markdown(h.observation, _flags(h)) for h in result.hits))
-    else:
-        print("\n".join(render.hit_text(h.observation, style, _flags(h)) for h in result.hits))
+    blocks = []
+    for h in result.hits:
+        block = (render.hit_markdown(h.observation, _flags(h)) if fmt == "markdown"
+                 else render.hit_text(h.observation, style, _flags(h)))
+        if h.explanation:
+            block += "\n" + style.dim("    why: " + explanation_text(h.explanation))
+        blocks.append(block)
+    print("\n".join(blocks))
     if result.total > len(result.hits):
         print(style.dim(f"\nshowing {len(result.hits)} of {result.total_text}; use -n for more"))
     return 0

@@ -123,6 +123,10 @@ def build_parser() -> Parser:
     p.add_argument("query", nargs="?", default="", help="words to look for (optional)")
     _filters(p)
     p.add_argument("-n", "--limit", type=int, default=10)
+    p.add_argument("--current-project", metavar="NAME",
+                   help="rank this project's memories a little higher (not a filter)")
+    p.add_argument("--explain", action="store_true",
+                   help="show why each hit ranked where it did (term scores and factors)")
     _formats(p, ["text", "markdown", "json"])
 
     p = sub.add_parser("get-memory", aliases=["get"], parents=[common], help="show one memory")

@@ -29,8 +29,9 @@ def hit_summary(obs: Observation, now: float) -> dict[str, Any]:
 def hit_line(hit: dict[str, Any]) -> str:
     summary = f" — {hit['summary']}" if hit["summary"] and hit["summary"] != hit["subject"] else ""
     project = hit["project"] or "-"
-    return (f"{hit['id'][:12]} {hit['memory_type']} i{hit['importance']} {project} {hit['age']}: "
+    line = (f"{hit['id'][:12]} {hit['memory_type']} i{hit['importance']} {project} {hit['age']}: "
             f"{hit['subject']}{summary}")
+    return line + (f"\n    why: {hit['why']}" if "why" in hit else "")
 
 
 def capped_lines(items: list[dict[str, Any]], max_bytes: int) -> tuple[list[str], int]:

@@ -153,6 +153,10 @@ def build_server(memory: Memory) -> MCPServer:
         limit: Annotated[int, Field(description="Max hits (1-100).", ge=1, le=100)] = 10,
         include_superseded: Annotated[bool, Field(description="Also replaced memories.")] = False,
         max_bytes: Annotated[int, Field(description="Cap on the text size.", ge=200)] = fmt.DEFAULT_MAX_BYTES,
+        current_project: Annotated[str | None, Field(
+            description="Your current project: its memories rank a little higher (not a filter).")] = None,
+        explain: Annotated[bool, Field(
+            description="Also say why each hit ranked where it did.")] = False,
     ) -> CallToolResult:
         def run() -> Any:
             q = SearchQuery(
@@ -160,13 +164,20 @@ def build_server(memory: Memory) -> MCPServer:
                 agent_family=agent_family, client_id=client_id, pc_id=pc_id, session_id=session_id,
                 visibility=visibility, since=parse_when(since) if since else None,
                 until=parse_when(until) if until else None, include_superseded=include_superseded,
-                limit=limit,
+                limit=limit, boost_project=current_project, explain=explain,
             )
             return memory.search(q)
 
         result = call(run)
         now = time.time()
         hits = [fmt.hit_summary(h.observation, now) for h in result.hits]
+        if explain:
+            from ..api.explain import explanation_dict, explanation_text
+
+            for hit, h in zip(hits, result.hits, strict=True):
+                if h.explanation:
+                    hit["why"] = explanation_text(h.explanation)
+                    hit["explain"] = explanation_dict(h.explanation)
         lines, shown = fmt.capped_lines(hits, max_bytes)
         head = f"showing {shown} of {result.total_text}"
         if result.match == "any":
