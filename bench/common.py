@@ -220,9 +220,10 @@ def store_key(count: int) -> str:
     for func in (transfer.import_lines, Store.add_observations):
         digest.update(inspect.getsource(func).encode())
     # What the word index is fed (the query side of textindex may change freely).
-    for func in (textindex.words_for_index, textindex._index_grams):
+    for func in (textindex.words_for_index, textindex.short_words_for_index,
+                 textindex._with_camel_parts, textindex.camel_parts, textindex._index_grams):
         digest.update(inspect.getsource(func).encode())
-    digest.update(textindex._CJK.encode())
+    digest.update(textindex._CJK.encode() + textindex._CAMEL_WORD.pattern.encode())
     return f"n{count}-s{SEED}-g{corpus.GENERATOR_VERSION}-{digest.hexdigest()[:10]}"
 
 

@@ -86,7 +86,7 @@ def test_import_into_a_non_empty_store_is_searchable_and_consistent(
                   scope_id="core" if i % 3 == 0 else "")
              for i in range(40)]
     items.append(wire("認証サーバーの設定を変更した理由", "設定変更"))
-    items.append(wire("The kubernetesoperator reconciles slowly", "operator"))
+    items.append(wire("The kubernetesoperator reconciles slowly", "kubernetesoperator"))
     items.append(wire("x" * 5000, "a large one"))
     items.append(tombstoned)
     items.append({"observation_id": tombstoned["observation_id"], "deleted_at": format_ts(time.time()),
@@ -98,9 +98,9 @@ def test_import_into_a_non_empty_store_is_searchable_and_consistent(
     assert report.tombstones == 1
 
     japanese = next(d for d in items if d["subject"] == "設定変更")["observation_id"]
-    fragment = next(d for d in items if d["subject"] == "operator")["observation_id"]
+    fragment = next(d for d in items if d["subject"] == "kubernetesoperator")["observation_id"]
     assert hit_ids(memory, "設定") == {japanese}            # CJK bigrams (word index)
-    assert hit_ids(memory, "netesopera") == {fragment}      # mid-word substring (trigram index)
+    assert hit_ids(memory, "netesopera") == {fragment}      # mid-word substring of a subject (trigram index)
     assert hit_ids(memory, "zeppelin") == {before.observation_id}
     # Team memories are kept (and digested) but not shown to a host outside the team.
     assert hit_ids(memory, "cache") == {d["observation_id"] for d in items[:40]

@@ -73,11 +73,21 @@ def test_prefix_of_a_partial_word(memory: Memory) -> None:
     assert ids(find(memory, "conf")) == [oid]
 
 
-def test_mid_word_substring_via_trigram(memory: Memory) -> None:
-    oid = memory.save("Migrated the database to WAL mode", "storage").observation.observation_id
+def test_mid_word_substring_of_a_subject_or_tag(memory: Memory) -> None:
+    oid = memory.save("Moved it to WAL mode", "database storage",
+                      tags=["sqlite-tuning"]).observation.observation_id
     assert ids(find(memory, "abas")) == [oid]
     assert ids(find(memory, "tabase")) == [oid]
+    assert ids(find(memory, "uning")) == [oid]
     assert ids(find(memory, "xyzzy")) == []
+
+
+def test_mid_word_fragment_of_content_alone_is_not_searched(memory: Memory) -> None:
+    # ADR 0012: substring search covers subjects and tags; content is found
+    # by words, stems and word prefixes.
+    oid = memory.save("Migrated the database to WAL mode", "storage").observation.observation_id
+    assert ids(find(memory, "abas")) == []
+    assert ids(find(memory, "datab")) == [oid]
 
 
 def test_subject_and_tags_are_searched(memory: Memory) -> None:
@@ -489,9 +499,9 @@ def test_quoted_word_is_exact_but_a_bare_word_is_also_a_prefix(memory: Memory) -
 
 @pytest.mark.parametrize("project", ["auth-service", 'we"ird:proj', "a*b (c)", "東京プロジェクト"])
 def test_project_filter_is_exact_for_similar_and_odd_names(memory: Memory, project: str) -> None:
-    mine = put(memory, "token refresh bug", "tok", project=project).observation_id
-    put(memory, "token refresh bug", "tok", project=project + "-v2")
-    put(memory, "token refresh bug", "tok", project="other")
+    mine = put(memory, "token refresh bug", "token", project=project).observation_id
+    put(memory, "token refresh bug", "token", project=project + "-v2")
+    put(memory, "token refresh bug", "token", project="other")
     assert ids(find(memory, "token", project=project)) == [mine]
     assert ids(find(memory, "oken", project=project)) == [mine]  # via the substring index
 
@@ -529,8 +539,8 @@ def test_arbitrary_project_filter_finds_exactly_that_project(memory: Memory, pro
         project.encode("utf-8")
     except UnicodeEncodeError:
         return  # lone surrogates are refused earlier, by validation
-    mine = put(memory, "zenoh router settings", "proj probe", project=project).observation_id
-    put(memory, "zenoh router settings", "proj probe", project=project + " x")
+    mine = put(memory, "zenoh router settings", "router probe", project=project).observation_id
+    put(memory, "zenoh router settings", "router probe", project=project + " x")
     for text in ("zenoh", "oute", ""):
         result = find(memory, text, project=project, limit=100)
         assert mine in ids(result)
@@ -553,10 +563,19 @@ def test_arbitrary_project_filter_finds_exactly_that_project(memory: Memory, pro
 ])
 def test_identifiers_are_found_whole_and_by_their_parts(memory: Memory, text: str,
                                                         queries: list[str]) -> None:
-    hit = put(memory, text, "identifier note").observation_id
+    in_subject = put(memory, "details below", text).observation_id
     put(memory, "an unrelated memory about parsing reader options", "other")
     for query in queries:
-        assert ids(find(memory, query))[:1] == [hit], query
+        assert ids(find(memory, query))[:1] == [in_subject], query
+
+
+def test_camel_case_in_content_is_found_whole_and_by_its_first_part(memory: Memory) -> None:
+    # ADR 0012: content is not scanned for camelCase parts (it would cost more
+    # than the rest of its indexing); the whole word and a prefix still match.
+    hit = put(memory, "streamTextAsync replaces the old reader", "note").observation_id
+    assert ids(find(memory, "streamTextAsync")) == [hit]
+    assert ids(find(memory, "stream")) == [hit]
+    assert ids(find(memory, "Async")) == []
 
 
 def test_whole_identifier_ranks_above_a_memory_with_one_part(memory: Memory) -> None:

@@ -92,8 +92,8 @@ def test_purge_removes_rows_and_the_id_is_never_accepted_again(memory: Memory) -
 
 
 def test_purge_keeps_the_search_index_consistent(memory: Memory) -> None:
-    a = memory.save("xylophone alpha", "first").observation.observation_id
-    b = memory.save("xylophone beta", "second").observation.observation_id
+    a = memory.save("xylophone alpha", "xylophone first").observation.observation_id
+    b = memory.save("xylophone beta", "xylophone second").observation.observation_id
     memory.purge(a)
     assert hit_ids(memory, "xylophone") == [b]
     assert hit_ids(memory, "ylopho") == [b]  # trigram index too

@@ -21,7 +21,7 @@ from ..core.timeutil import parse_ts
 from . import schema
 from .fingerprint import fingerprint
 from .schema import obs_scope_sql
-from .textindex import words_for_index
+from .textindex import short_words_for_index, words_for_index
 
 BUSY_TIMEOUT_S = 30.0
 MIN_PREFIX = 8
@@ -80,6 +80,7 @@ class Store:
         try:
             db.row_factory = sqlite3.Row
             db.create_function("km_words", 1, words_for_index, deterministic=True)
+            db.create_function("km_words_short", 1, short_words_for_index, deterministic=True)
             db.create_function("km_fp", 2, fingerprint, deterministic=True)
             db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             _enable_wal(db)

@@ -302,16 +302,16 @@ _WORDS_V6 = """
     );
     CREATE TRIGGER obs_index_insert AFTER INSERT ON observations BEGIN
         INSERT INTO obs_words(rowid, subject, summary, content, tags_text, project, key)
-        VALUES (new.seq, km_words(new.subject), km_words(new.summary),
-                km_words(new.content), km_words(new.tags_text), new.project, new.seq);
+        VALUES (new.seq, km_words_short(new.subject), km_words_short(new.summary),
+                km_words(new.content), km_words_short(new.tags_text), new.project, new.seq);
         INSERT INTO obs_tri(rowid, subject, summary, content, tags_text, project)
         VALUES (new.seq, new.subject, new.summary, new.content, new.tags_text, new.project);
     END;
     CREATE TRIGGER obs_index_delete AFTER DELETE ON observations BEGIN
         INSERT INTO obs_words(obs_words, rowid, subject, summary, content, tags_text, project,
                               key)
-        VALUES ('delete', old.seq, km_words(old.subject), km_words(old.summary),
-                km_words(old.content), km_words(old.tags_text), old.project, old.seq);
+        VALUES ('delete', old.seq, km_words_short(old.subject), km_words_short(old.summary),
+                km_words(old.content), km_words_short(old.tags_text), old.project, old.seq);
         INSERT INTO obs_tri(obs_tri, rowid, subject, summary, content, tags_text, project)
         VALUES ('delete', old.seq, old.subject, old.summary, old.content, old.tags_text,
                 old.project);
@@ -329,14 +329,45 @@ def _v6_word_index_key(db: sqlite3.Connection) -> None:
     """ + _WORDS_V6)
     db.execute(
         "INSERT INTO obs_words(rowid, subject, summary, content, tags_text, project, key) "
-        "SELECT seq, km_words(subject), km_words(summary), km_words(content), "
-        "km_words(tags_text), project, seq FROM observations"
+        "SELECT seq, km_words_short(subject), km_words_short(summary), km_words(content), "
+        "km_words_short(tags_text), project, seq FROM observations"
     )
+
+
+def _v7_short_substring_index(db: sqlite3.Connection) -> None:
+    # The substring (trigram) index covers subjects and tags only: over whole
+    # contents it cost ~73 us of each import's ~250 us per memory and most of
+    # the slow saves (its segment merges), while the word index already finds
+    # words, stems, prefixes and Japanese everywhere (ADR 0012).
+    _run_script(db, """
+        DROP TRIGGER obs_index_insert;
+        DROP TRIGGER obs_index_delete;
+        DROP TABLE obs_tri;
+        CREATE VIRTUAL TABLE obs_tri USING fts5(
+            subject, tags_text, content='observations', content_rowid='seq', tokenize='trigram'
+        );
+        CREATE TRIGGER obs_index_insert AFTER INSERT ON observations BEGIN
+            INSERT INTO obs_words(rowid, subject, summary, content, tags_text, project, key)
+            VALUES (new.seq, km_words_short(new.subject), km_words_short(new.summary),
+                    km_words(new.content), km_words_short(new.tags_text), new.project, new.seq);
+            INSERT INTO obs_tri(rowid, subject, tags_text)
+            VALUES (new.seq, new.subject, new.tags_text);
+        END;
+        CREATE TRIGGER obs_index_delete AFTER DELETE ON observations BEGIN
+            INSERT INTO obs_words(obs_words, rowid, subject, summary, content, tags_text, project,
+                                  key)
+            VALUES ('delete', old.seq, km_words_short(old.subject), km_words_short(old.summary),
+                    km_words(old.content), km_words_short(old.tags_text), old.project, old.seq);
+            INSERT INTO obs_tri(obs_tri, rowid, subject, tags_text)
+            VALUES ('delete', old.seq, old.subject, old.tags_text);
+        END;
+        INSERT INTO obs_tri(obs_tri) VALUES ('rebuild');
+    """)
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_memories, _v2_replication, _v3_messages, _v4_change_lookup, _v5_search_columns,
-    _v6_word_index_key,
+    _v6_word_index_key, _v7_short_substring_index,
 ]
 
 

@@ -28,10 +28,12 @@ def _index_grams(run: str) -> str:
     return " " + " ".join(grams) + " "
 
 
-# A word with a case change inside (streamText, HTTPServer, getURL2): it is
-# indexed whole and, after it, by its parts, so `stream` finds `streamText`.
+# A word with a case change inside (streamText, HTTPServer, getURL2) in a
+# subject, summary or tag is indexed whole and, after it, by its parts, so
+# `stream` finds `streamText`. Not in content: scanning a long text for such
+# words costs more than the rest of its indexing (ADR 0012).
 _CAMEL_HINT = re.compile(r"[a-z0-9][A-Z]|[A-Z][A-Z][a-z]")
-_CAMEL_WORD = re.compile(r"[A-Za-z0-9]*(?:[a-z0-9][A-Z]|[A-Z][A-Z][a-z])[A-Za-z0-9]*")
+_CAMEL_WORD = re.compile(r"\b(?=[A-Za-z0-9]*?(?:[a-z0-9][A-Z]|[A-Z][A-Z][a-z]))[A-Za-z0-9]+")
 _CAMEL_PART = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
@@ -48,11 +50,17 @@ def _with_camel_parts(text: str) -> str:
 
 
 def words_for_index(text: str | None) -> str:
-    """Text as fed to the word index (registered as SQL function km_words)."""
+    """Text as fed to the word index (SQL function km_words: content)."""
     if not text:
         return ""
-    if _CAMEL_HINT.search(text):
-        text = _with_camel_parts(text)
-    if not _CJK_RUN.search(text):
+    if text.isascii() or not _CJK_RUN.search(text):
         return text
     return _CJK_RUN.sub(lambda m: _index_grams(m.group()), text)
+
+
+def short_words_for_index(text: str | None) -> str:
+    """A subject, summary or tags as fed to the word index (km_words_short):
+    also camelCase words by their parts."""
+    if text and _CAMEL_HINT.search(text):
+        text = _with_camel_parts(text)
+    return words_for_index(text)

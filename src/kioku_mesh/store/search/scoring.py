@@ -17,7 +17,8 @@ import math
 # which must weigh nothing). Measured on the public relevance set: ADR 0012.
 WEIGHTS = (3.0, 2.0, 1.0, 2.0, 1.0)
 WORD_WEIGHTS = ", ".join(str(w) for w in (*WEIGHTS, 0.0))
-TRIGRAM_WEIGHTS = ", ".join(str(w) for w in WEIGHTS)
+# The substring index holds subjects and tags only.
+TRIGRAM_WEIGHTS = f"{WEIGHTS[0]}, {WEIGHTS[3]}"
 # The columns a query may match (never the key column).
 WORD_COLUMNS = "{subject summary content tags_text project}"
 TRIGRAM_DISCOUNT = 0.5  # a substring hit is weaker evidence than a word hit
