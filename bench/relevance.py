@@ -96,13 +96,107 @@ def run(data: Path, query_field: str = "query") -> dict:
             mem.close()
 
 
+def _whole_pieces(query: str) -> list:
+    """Terms as before ADR 0012: a whitespace-separated piece is one phrase
+    ("data-dir" -> "data dir"), stop words still dropped."""
+    from kioku_mesh.store.search import query as q
+
+    terms = []
+    for piece in query.split():
+        parsed = [t for t in q.parse_terms(piece) if not q._is_stop(t)]
+        if len(parsed) > 1:
+            tokens = tuple(t for term in parsed for t in term.tokens)
+            parsed = [q.Term(piece.lower(), tokens, raw=piece)]
+        terms.extend(t for t in parsed if t not in terms)
+    return terms
+
+
+# Each step adds one thing to the one before; the last is the default.
+STEPS: list[tuple[str, dict[str, object]]] = [
+    ("BM25, every match ranked (no window), weights 6/3/1/4/2, no boosts, every word a "
+     "prefix", {"weights": (6.0, 3.0, 1.0, 4.0, 2.0), "stop": False, "prefix_min": 1,
+                "boosts": False, "whole": True}),
+    ("+ stop words dropped", {"stop": True}),
+    ("+ identifiers by their parts", {"whole": False}),
+    ("+ prefix only for words of 4+ characters", {"prefix_min": 4}),
+    ("+ column weights 3/2/1/2/1", {"weights": (3.0, 2.0, 1.0, 2.0, 1.0)}),
+    ("+ importance and recency boost (the default)", {"boosts": True}),
+]
+
+
+def apply_step(settings: dict[str, object]):  # -> a function that undoes it
+    from kioku_mesh.store import search as pkg
+    from kioku_mesh.store.search import query, scoring, topk
+
+    saved = [(query, "STOP_WORDS", query.STOP_WORDS), (query, "PREFIX_MIN", query.PREFIX_MIN),
+             (scoring, "RECENCY_FLOOR", scoring.RECENCY_FLOOR),
+             (scoring, "IMPORTANCE_STEP", scoring.IMPORTANCE_STEP),
+             (scoring, "IMPORTANCE_BASE", scoring.IMPORTANCE_BASE),
+             (topk, "WORD_WEIGHTS", topk.WORD_WEIGHTS), (pkg, "parse_terms", pkg.parse_terms)]
+    if not settings["stop"]:
+        query.STOP_WORDS = frozenset()
+    query.PREFIX_MIN = int(settings["prefix_min"])  # type: ignore[call-overload]
+    if not settings["boosts"]:
+        scoring.RECENCY_FLOOR, scoring.IMPORTANCE_STEP, scoring.IMPORTANCE_BASE = 1.0, 0.0, 1.0
+    weights = tuple(settings["weights"])  # type: ignore[arg-type]
+    topk.WORD_WEIGHTS = ", ".join(str(w) for w in (*weights, 0.0))
+    if settings["whole"]:
+        pkg.parse_terms = _whole_pieces
+
+    def undo() -> None:
+        for module, name, value in saved:
+            setattr(module, name, value)
+    return undo
+
+
+def steps(data: Path, query_field: str) -> list[tuple[str, dict]]:
+    """Each step's scores on one store (exhaustive ranking, so the steps
+    measure relevance only)."""
+    ev = evaluator(data)
+    out = []
+    with tempfile.TemporaryDirectory(prefix="km-relevance-") as tmp:
+        mem = open_memory(Path(tmp), data)
+        from kioku_mesh.api import SearchQuery
+        from kioku_mesh.store.search import search
+
+        def run_one(text: str, k: int) -> list[dict]:
+            result = search(mem.store.db, SearchQuery(text=text, limit=k), mem.reader_scope,
+                            exhaustive=True)
+            return [{"tags": h.observation.tags} for h in result.hits]
+
+        settings: dict[str, object] = {}
+        try:
+            for name, change in STEPS:
+                settings.update(change)
+                undo = apply_step(settings)
+                try:
+                    out.append((name, ev.evaluate(run_one, data, name=name,
+                                                  query_field=query_field)))
+                finally:
+                    undo()
+        finally:
+            mem.close()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--data", type=Path, default=data_dir())
     parser.add_argument("--query-field", default="query", choices=("query", "query_short"))
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--steps", action="store_true",
+                        help="a table of what each ranking step adds (ADR 0012)")
     args = parser.parse_args(argv)
     ev = evaluator(args.data)
+    if args.steps:
+        base = floor(args.data, args.query_field)
+        print("| step | MRR@10 | R@5 | attrs MRR@10 | poetry MRR@10 |\n|---|---|---|---|---|")
+        rows = [("evaluator's BM25 floor", base)] + steps(args.data, args.query_field)
+        for name, r in rows:
+            by = r["by_project"]
+            print(f"| {name} | {r['mrr@10']:.4f} | {r['recall@5']:.4f} | "
+                  f"{by['attrs']['mrr@10']:.4f} | {by['poetry']['mrr@10']:.4f} |")
+        return 0
     results = [floor(args.data, args.query_field), run(args.data, args.query_field)]
     for r in results:
         print(json.dumps(r) if args.json else ev.report(r))
