@@ -17,6 +17,8 @@ compare with); only the work differs.
 
 from __future__ import annotations
 
+import heapq
+import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,22 +51,54 @@ class Ranking:
     score: dict[int, float]
     created: dict[int, float]
     pruned: bool = False  # not every matching row was counted: len(score) is a floor
-    rows: int = 0  # rows the (essential) terms match, past the filters
+    rows: int = 0  # rows looked at that the (essential) terms match, past the filters
 
 
 def _or(sources: list[Source]) -> str:
     return " OR ".join(f"({s.expr})" for s in sources)
 
 
-def _essential(db: sqlite3.Connection, sources: list[Source], where: str, boost: str,
-               params: dict[str, object]) -> sqlite3.Cursor:
-    """(seq, sum of the terms' shares, boost, created_ts, rows in all), best first."""
-    sql = (f"WITH m AS MATERIALIZED (SELECT obs_words.rowid AS seq, "
-           f"-bm25(obs_words, {WORD_WEIGHTS}) AS part, {boost} AS b, o.created_ts AS ts "
-           "FROM obs_words JOIN observations o INDEXED BY obs_search_cols "
-           f"ON o.seq = obs_words.rowid WHERE obs_words MATCH :expr AND {where}) "
-           "SELECT seq, part, b, ts, count(*) OVER () FROM m ORDER BY part * b DESC")
-    return db.execute(sql, {**params, "expr": _or(sources)})
+def _walk(db: sqlite3.Connection, ess: list[Source], k: int, reach: float, max_boost: float,
+          where: str, boost: str, params: dict[str, object]
+          ) -> tuple[list[tuple[int, float, float, float]], float, bool, float | None]:
+    """Rows the essential terms match, best share first (FTS5 alone sorts
+    them), checked against the filters and boosted a chunk at a time; stops
+    at the first row whose share plus `reach` (what the other terms could
+    add) times the largest boost is below the k-th best score so far.
+    Returns (seq, share, boost, created) of the rows that pass, the k-th best
+    score, whether every match was looked at, and, when the walk gave up
+    early because the other terms could add at least the k-th best share
+    (so no answer can come of it), that share."""
+    cur = db.execute(f"SELECT rowid, -bm25(obs_words, {WORD_WEIGHTS}) AS part FROM obs_words "
+                     "WHERE obs_words MATCH ? ORDER BY part DESC", (_or(ess),))
+    found: list[tuple[int, float, float, float]] = []
+    best: list[float] = []  # min-heap of the k best scores
+    floor, chunk, seen = float("-inf"), max(64, k), 0
+    check = (f"SELECT o.seq, {boost}, o.created_ts FROM observations o "
+             f"WHERE o.seq IN (SELECT value FROM json_each(:seqs)) AND {where}")
+    while rows := cur.fetchmany(chunk):
+        if reach > 0 and seen < k <= seen + len(rows) and reach >= rows[k - seen - 1][1]:
+            cur.close()
+            return found, floor, False, rows[k - seen - 1][1]
+        seen += len(rows)
+        cut = next((i for i, (_, part) in enumerate(rows)
+                    if len(best) >= k and (part + reach) * max_boost < floor), len(rows))
+        share = dict(rows[:cut])
+        passing = db.execute(check, {**params, "seqs": json.dumps(list(share))}).fetchall()
+        for seq, b, created in passing:
+            part = share[seq]
+            found.append((seq, part, b, created))
+            if len(best) < k:
+                heapq.heappush(best, part * b)
+            elif part * b > best[0]:
+                heapq.heapreplace(best, part * b)
+        if len(best) >= k:
+            floor = best[0]
+        if cut < len(rows):
+            cur.close()
+            return found, floor, False, None
+        chunk = min(chunk * 4, 4096)
+    return found, floor, True, None
 
 
 def shares_on(db: sqlite3.Connection, sources: list[Source], seqs: list[int]) -> dict[int, float]:
@@ -91,38 +125,34 @@ def rank(db: sqlite3.Connection, sources: list[Source], k: int, where: str, boos
          refine: Callable[[Source], None] | None = None) -> Ranking:
     """The top `k` rows by boost x sum of term shares (word-index terms only).
     `refine` tightens a capped term's bound (counts its rows on)."""
-    order = sorted(sources, key=lambda s: -s.bound)  # rarest first
-    n_ess, budget = 1, FIRST_BUDGET
+    rest = sorted(sources, key=lambda s: -s.bound)  # rarest first
+    ess = [rest.pop(0)]
+    while rest and sum(s.matches for s in ess) + rest[0].matches <= FIRST_BUDGET:
+        ess.append(rest.pop(0))
     while True:
-        while n_ess < len(order) and sum(s.matches for s in order[: n_ess + 1]) <= budget:
-            n_ess += 1
-        ess, rest = order[:n_ess], order[n_ess:]
-        rest_bound = sum(s.bound for s in rest)
-        cur = _essential(db, ess, where, boost, params)
-        found: list[tuple[int, float, float, float]] = []
-        floor = float("-inf")
-        matching = 0
-        for seq, part, b, created, count in cur:
-            matching = count
-            if len(found) >= k and part * b + rest_bound * max_boost < floor:
-                break  # sorted: no later row can reach the top k either
-            found.append((seq, part, b, created))
-            if len(found) == k:
-                floor = part * b
-        cur.close()
+        reach = sum(s.bound for s in rest)
+        found, floor, complete, ceiling = _walk(db, ess, k, reach, max_boost, where, boost,
+                                                 params)
         if not rest:
-            return _finish(found, {}, matching, pruned=False)
-        if rest_bound * max_boost >= floor and refine is not None:
-            for src in rest:
-                if src.capped:
-                    refine(src)
-            rest_bound = sum(s.bound for s in rest)
-        if rest_bound * max_boost < floor:
-            alive = [r for r in found if (r[1] + rest_bound) * r[2] >= floor]
+            return _finish(found, {}, len(found), pruned=not complete)
+        if ceiling is None and reach * max_boost < floor:
+            alive = [r for r in found if (r[1] + reach) * r[2] >= floor]
             if len(alive) <= KEY_LIST_MAX:
                 extra = shares_on(db, rest, [r[0] for r in alive])
-                return _finish(alive, extra, matching, pruned=True)
-        n_ess, budget = n_ess + 1, budget * 4
+                return _finish(alive, extra, len(found), pruned=True)
+        # The terms left must be able to add less than this for the next walk
+        # to settle: move the rarest into the essential ones (a capped term is
+        # counted on first: its true bound may already be small enough).
+        target = floor / max_boost if ceiling is None else ceiling
+        moved = False
+        while rest and (sum(s.bound for s in rest) >= target or not moved):
+            head = rest[0]
+            if head.capped and refine is not None:
+                refine(head)
+                rest.sort(key=lambda s: -s.bound)
+                continue
+            ess.append(rest.pop(0))
+            moved = True
 
 
 def _finish(rows: list[tuple[int, float, float, float]], extra: dict[int, float],
