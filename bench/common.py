@@ -220,10 +220,14 @@ def store_key(count: int) -> str:
     for func in (transfer.import_lines, Store.add_observations):
         digest.update(inspect.getsource(func).encode())
     # What the word index is fed (the query side of textindex may change freely).
-    for func in (textindex.words_for_index, textindex.short_words_for_index,
-                 textindex._with_camel_parts, textindex.camel_parts, textindex._index_grams):
-        digest.update(inspect.getsource(func).encode())
-    digest.update(textindex._CJK.encode() + textindex._CAMEL_WORD.pattern.encode())
+    # (getattr: an older source tree, measured side by side, lacks some of them.)
+    for name in ("words_for_index", "short_words_for_index", "_with_camel_parts",
+                 "camel_parts", "_index_grams"):
+        if hasattr(textindex, name):
+            digest.update(inspect.getsource(getattr(textindex, name)).encode())
+    digest.update(textindex._CJK.encode())
+    if hasattr(textindex, "_CAMEL_WORD"):
+        digest.update(textindex._CAMEL_WORD.pattern.encode())
     return f"n{count}-s{SEED}-g{corpus.GENERATOR_VERSION}-{digest.hexdigest()[:10]}"
 
 
