@@ -125,7 +125,7 @@ STEPS: list[tuple[str, dict[str, object]]] = [
 
 
 def apply_step(settings: dict[str, object]):  # -> a function that undoes it
-    from kioku_mesh.store import search as pkg
+    from kioku_mesh.store.search import engine as pkg
     from kioku_mesh.store.search import query, scoring, topk
 
     saved = [(query, "STOP_WORDS", query.STOP_WORDS), (query, "PREFIX_MIN", query.PREFIX_MIN),
