@@ -130,11 +130,11 @@ def rank(db: sqlite3.Connection, sources: list[Source], k: int, where: str, boos
     while rest and sum(s.matches for s in ess) + rest[0].matches <= FIRST_BUDGET:
         ess.append(rest.pop(0))
     while True:
+        if not rest:
+            return _all_in_sql(db, ess, k, where, boost, params)
         reach = sum(s.bound for s in rest)
         found, floor, complete, ceiling = _walk(db, ess, k, reach, max_boost, where, boost,
                                                  params)
-        if not rest:
-            return _finish(found, {}, len(found), pruned=not complete)
         if ceiling is None and reach * max_boost < floor:
             alive = [r for r in found if (r[1] + reach) * r[2] >= floor]
             if len(alive) <= KEY_LIST_MAX:
@@ -153,6 +153,21 @@ def rank(db: sqlite3.Connection, sources: list[Source], k: int, where: str, boos
                 continue
             ess.append(rest.pop(0))
             moved = True
+
+
+def _all_in_sql(db: sqlite3.Connection, sources: list[Source], k: int, where: str, boost: str,
+                params: dict[str, object]) -> Ranking:
+    """Every term essential: one statement scores, filters, boosts and sorts
+    every match in SQLite and keeps the best k (and counts them all)."""
+    sql = (f"WITH m AS MATERIALIZED (SELECT obs_words.rowid AS seq, "
+           f"-bm25(obs_words, {WORD_WEIGHTS}) AS part, {boost} AS b, o.created_ts AS ts "
+           "FROM obs_words JOIN observations o INDEXED BY obs_search_cols "
+           f"ON o.seq = obs_words.rowid WHERE obs_words MATCH :expr AND {where}) "
+           "SELECT seq, part, b, ts, (SELECT count(*) FROM m) FROM m "
+           "ORDER BY part * b DESC, ts DESC, seq DESC LIMIT :k")
+    rows = db.execute(sql, {**params, "expr": _or(sources), "k": k}).fetchall()
+    total = rows[0][4] if rows else 0
+    return _finish([r[:4] for r in rows], {}, total, pruned=False)
 
 
 def _finish(rows: list[tuple[int, float, float, float]], extra: dict[int, float],
