@@ -145,7 +145,8 @@ async def test_each_tool_round_trip_with_identity_from_env(km):
         assert gone.structured_content["hits"] == []
         assert "deleted" in await c.fail("get_memory", id=oid)
         hidden = await c.ok("get_memory", id=oid, include_hidden=True)
-        assert hidden.structured_content["state"] == ["deleted: wrong decision"]
+        [state] = hidden.structured_content["state"]
+        assert state.startswith("deleted 20") and state.endswith(" (wrong decision)")
         assert (await c.ok("recall_context")).structured_content["groups"] == {"bench": {"bug": [other]}}
 
         counts = (await c.status())["counts"]

@@ -362,3 +362,92 @@ def test_alices_certificate_cannot_delete_bobs_memories(team_mesh):
     bob.purge(targets[1])
     wait_until(lambda: targets[0] in hub.tomb_ids() and targets[1] in hub.purged_ids(), 15,
                message=lambda: hub.node.log_tail(10))
+
+
+# ------------------------------------- 4. effects of one memory on another
+
+
+WATCH_S = 20.0  # how long the victims' memories are watched after the attempts
+
+
+def shown(host: Host, reader: str, teams: tuple[str, ...], ids: set[str]) -> set[str]:
+    """Which of `ids` a plain search by `reader` on `host` shows (the real
+    search code, in-process: cheap enough to poll)."""
+    from kioku_mesh.store.db import Store
+    from kioku_mesh.store.search import ReaderScope, SearchQuery, search
+
+    store = Store.open(host.db_path)
+    try:
+        hits = search(store.db, SearchQuery(limit=1000), ReaderScope(reader, teams)).hits
+    finally:
+        store.close()
+    return {h.observation.observation_id for h in hits} & ids
+
+
+def test_nobody_hides_a_memory_of_a_scope_they_may_not_write(cluster):
+    """Issue 11: bob (not alice) and carol (not in core) save memories whose
+    `supersedes` names alice's user memory and core's team memory. Those stay
+    shown on every host for WATCH_S seconds after the attempts reached it,
+    while supersedes within a scope (alice of her own, bob of core's, as a
+    member) still hide their predecessors everywhere."""
+    hub = secured_hub(cluster)
+    laptop = secured_spoke(cluster, "alice-laptop", hub, "alice", "core")
+    desktop = secured_spoke(cluster, "alice-desktop", hub, "alice", "core")
+    bob = secured_spoke(cluster, "bob-laptop", hub, "bob", "core")
+    carol = secured_spoke(cluster, "carol", hub, "carol")
+    hub.run("team", "add", "core", "alice")
+    hub.run("team", "add", "core", "bob")
+    spokes = (laptop, desktop, bob, carol)
+    for host in (hub, *spokes):
+        host.node.start()
+    connected(hub, *spokes)
+
+    a_user = laptop.save("alice only: the release key is on the yubikey", None,
+                         "--visibility", "user")
+    a_team = laptop.save("core: deploys freeze on fridays", None, "--visibility", "team")
+    has(desktop, a_user, a_team)
+    has(bob, a_team)
+    has(hub, a_user, a_team)
+
+    attempts = [
+        bob.save("bob: the release key moved", None, "--visibility", "mesh", "--supersedes", a_user),
+        bob.save("bob, in core: same, team-wide", None, "--visibility", "team",
+                 "--supersedes", a_user),
+        carol.save("carol: deploys any day now", None, "--visibility", "mesh",
+                   "--supersedes", a_team),
+    ]
+    has(hub, *attempts)
+    has(laptop, *attempts)
+    has(desktop, *attempts)
+    has(bob, attempts[2])
+    arrived = time.monotonic()
+    alices = ((laptop, {a_user, a_team}), (desktop, {a_user, a_team}), (hub, {a_user, a_team}))
+    cores = ((bob, "bob", {a_team}), (hub, "bob", {a_team}))
+    checks = 0
+    while time.monotonic() - arrived < WATCH_S:
+        for host, ids in alices:
+            assert shown(host, "alice", ("core",), ids) == ids, f"{host.name} hides one of {ids}"
+        for host, reader, ids in cores:
+            assert shown(host, reader, ("core",), ids) == ids, f"{host.name} hides {ids}"
+        checks += 1
+        time.sleep(0.2)
+    print(f"\nwatched for {time.monotonic() - arrived:.1f}s after the attempts arrived "
+          f"({checks} rounds over 5 views)")
+    for host in (laptop, desktop):  # the CLI says so, and why
+        state = json.loads(host.get(a_user).stdout)["_state"]
+        assert any(attempts[0][:12] in s and "ignored" in s for s in state), state
+        found = json.loads(host.run("search", "release key", "--json").stdout)
+        assert a_user in {hit["observation_id"] for hit in found}, found
+
+    # Supersedes within a scope by someone who may write it still take effect.
+    a_user2 = desktop.save("alice: the release key is in the vault now", None,
+                           "--visibility", "user", "--supersedes", a_user)
+    b_team = bob.save("core, by member bob: deploys freeze on thursdays", None,
+                      "--visibility", "team", "--supersedes", a_team)
+    has(laptop, a_user2, b_team)
+    has(hub, a_user2, b_team)
+    for host in (laptop, desktop, hub):
+        wait_until(lambda h=host: not shown(h, "alice", ("core",), {a_user, a_team}), 10,
+                   message=lambda h=host: f"{h.name} still shows the superseded memories")
+    wait_until(lambda: not shown(bob, "bob", ("core",), {a_team}), 10)
+    assert "superseded" in laptop.get(a_user).stderr

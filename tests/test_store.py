@@ -250,6 +250,7 @@ def test_store_at_version_4_gains_the_search_index_on_open(tmp_path: Path) -> No
     assert store.add_observation(obs)
     store.close()
     raw = sqlite3.connect(path)
+    _undo_v6(raw)
     raw.execute("DROP INDEX obs_search_cols")
     raw.execute("PRAGMA user_version = 4")
     raw.close()
@@ -258,5 +259,38 @@ def test_store_at_version_4_gains_the_search_index_on_open(tmp_path: Path) -> No
         assert upgraded.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         result = search(upgraded.db, SearchQuery(text="upgraded"), ReaderScope())
         assert [h.observation.observation_id for h in result.hits] == [obs.observation_id]
+    finally:
+        upgraded.close()
+
+
+def _undo_v6(raw: sqlite3.Connection) -> None:
+    for trigger in ("supersession_scope", "obs_supersession_scope", "obs_purge_ignored"):
+        raw.execute(f"DROP TRIGGER {trigger}")
+    raw.execute("DROP TABLE supersessions_ignored")
+
+
+def test_store_at_version_5_keeps_only_same_scope_supersessions_on_open(tmp_path: Path) -> None:
+    """Links stored before ADR 0013 (v5) go through the same rule once on upgrade."""
+    path = tmp_path / "kioku.db"
+    store = Store.open(path)
+    mine = make_obs("alice's own note", visibility="user", scope_id="alice")
+    other = make_obs("a mesh memory claiming to replace it", supersedes=[mine.observation_id])
+    same = make_obs("alice replaces her note", visibility="user", scope_id="alice",
+                    supersedes=[mine.observation_id])
+    for obs in (mine, other, same):
+        store.add_observation(obs)
+    store.close()
+    raw = sqlite3.connect(path)
+    _undo_v6(raw)
+    raw.execute("INSERT INTO supersessions VALUES (?, ?)", (mine.observation_id, other.observation_id))
+    raw.execute("PRAGMA user_version = 5")
+    raw.commit()
+    raw.close()
+    upgraded = Store.open(path)
+    try:
+        links = upgraded.db.execute("SELECT old_id, new_id FROM supersessions").fetchall()
+        assert [tuple(r) for r in links] == [(mine.observation_id, same.observation_id)]
+        ignored = upgraded.db.execute("SELECT old_id, new_id FROM supersessions_ignored").fetchall()
+        assert [tuple(r) for r in ignored] == [(mine.observation_id, other.observation_id)]
     finally:
         upgraded.close()

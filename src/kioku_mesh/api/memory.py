@@ -23,6 +23,7 @@ from ..core.models import (
     validate_new,
 )
 from ..core.timeutil import format_ts, now_wire, parse_when
+from ..store import links
 from ..store.db import Store, row_to_observation
 from ..store.search import ReaderScope, SearchQuery, SearchResult, search, similar_candidates
 from ..store.textindex import words_for_index
@@ -46,6 +47,13 @@ class SaveResult:
     similar: list[Similar] = field(default_factory=list)
     # Secrets replaced by [REDACTED:<kind>] before storing: kind, field, count (never the secret).
     redactions: list[Redaction] = field(default_factory=list)
+    # `supersedes` entries in another scope: kept, but they hide nothing (ADR 0013).
+    ignored_supersedes: list[str] = field(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        return [f"{oid[:12]} is in another scope: this memory does not hide it (ADR 0013); "
+                "delete it there if it is obsolete" for oid in self.ignored_supersedes]
 
 
 NEAR_DUPLICATE = 0.6
@@ -68,10 +76,31 @@ class MemoryView:
     tombstone: Tombstone | None
     superseded_by: list[str]
     expired: bool
+    # Links across scopes, kept as data but without effect (ADR 0013).
+    ignored_supersedes: list[str] = field(default_factory=list)
+    ignored_successors: list[str] = field(default_factory=list)
 
     @property
     def hidden(self) -> bool:
         return self.tombstone is not None or bool(self.superseded_by) or self.expired
+
+    def state(self, id_len: int = 32) -> list[str]:
+        """One line per fact about how this memory is shown (CLI and MCP)."""
+        out = []
+        if self.tombstone:
+            out.append(f"deleted {self.tombstone.deleted_at} ({self.tombstone.reason})")
+        if self.superseded_by:
+            out.append("superseded by " + ", ".join(i[:id_len] for i in self.superseded_by))
+        if self.expired:
+            out.append("expired")
+        if self.ignored_supersedes:
+            out.append("supersedes " + ", ".join(i[:id_len] for i in self.ignored_supersedes)
+                       + ": ignored, another scope (ADR 0013)")
+        if self.ignored_successors:
+            out.append("named in supersedes by " + ", ".join(
+                i[:id_len] for i in self.ignored_successors)
+                + " of another scope: ignored, still shown (ADR 0013)")
+        return out
 
 
 def scope_label(visibility: str, scope_id: str) -> str:
@@ -191,7 +220,9 @@ class Memory:
         validate_new(obs, self.settings.limits)
         similar = self.find_similar(obs) if check_similar else []
         self.store.add_observation(obs, origin="local")
-        return SaveResult(obs, scope_label(obs.visibility, obs.scope_id), similar, redactions)
+        ignored = links.ignored_supersedes(self.store.db, obs.observation_id) if obs.supersedes else []
+        return SaveResult(obs, scope_label(obs.visibility, obs.scope_id), similar, redactions,
+                          ignored)
 
     @property
     def redaction_allowlist(self) -> Allowlist:
@@ -293,17 +324,16 @@ class Memory:
         return True
 
     def _view(self, obs: Observation) -> MemoryView:
-        db = self.store.db
-        superseded_by = [
-            r[0]
-            for r in db.execute(
-                "SELECT new_id FROM supersessions WHERE old_id = ? "
-                "AND new_id NOT IN (SELECT id FROM tombstones)",
-                (obs.observation_id,),
-            )
-        ]
+        db, oid = self.store.db, obs.observation_id
         expired = bool(obs.expires_at) and obs.expires_at <= now_wire()
-        return MemoryView(obs, self.store.tombstone(obs.observation_id), superseded_by, expired)
+        # Successors the reader may not read (on a hub) are not named.
+        others = [i for i in links.ignored_successors(db, oid) if self._readable_id(i)]
+        return MemoryView(obs, self.store.tombstone(oid), links.superseded_by(db, oid), expired,
+                          links.ignored_supersedes(db, oid), others)
+
+    def _readable_id(self, oid: str) -> bool:
+        row = self.store.get_row(oid)
+        return row is not None and self._readable(row_to_observation(row))
 
     def recall(
         self,

@@ -125,9 +125,12 @@ def cmd_save(args: argparse.Namespace) -> int:
         dump_json({"observation_id": obs.observation_id, "scope": result.scope,
                    "observation": obs.to_wire(),
                    "similar": [vars(s) for s in result.similar],
-                   "redactions": [r.to_dict() for r in result.redactions]})
+                   "redactions": [r.to_dict() for r in result.redactions],
+                   "ignored_supersedes": result.ignored_supersedes})
     else:
         print(f"saved {obs.observation_id} (visibility={result.scope})")
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
         for sim in result.similar:
             print(f"note: looks like a near-duplicate of {sim.observation_id[:12]} "
                   f"({sim.subject!r}, similarity {sim.similarity}); if this replaces it, "
@@ -200,18 +203,12 @@ def cmd_get(args: argparse.Namespace) -> int:
     with Memory() as mem:
         view = mem.get(args.id, include_hidden=args.include_hidden)
     obs = view.observation
-    state = []
-    if view.tombstone:
-        state.append(f"deleted {view.tombstone.deleted_at} ({view.tombstone.reason})")
-    if view.superseded_by:
-        state.append("superseded by " + ", ".join(i[:12] for i in view.superseded_by))
-    if view.expired:
-        state.append("expired")
+    state = view.state(12)
     fmt = _fmt(args)
     if fmt == "json":
         out = obs.to_wire()
-        if view.hidden:
-            out = {**out, "_state": state}
+        if state:
+            out = {**out, "_state": view.state()}
         dump_json(out)
     elif fmt == "markdown":
         print(render.hit_markdown(obs, state) + "\n" + obs.content)

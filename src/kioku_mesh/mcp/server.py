@@ -131,9 +131,12 @@ def build_server(memory: Memory) -> MCPServer:
             text += (f"\nnear-duplicate of {sim.observation_id} ({sim.subject!r}, similarity "
                      f"{sim.similarity}): if this replaces it, save with supersedes=[that id] "
                      "and delete nothing")
+        for note in res.notes:
+            text += f"\n{note}"
         return _result(text, {"observation_id": oid, "scope": res.scope,
                               "similar": [vars(s) for s in res.similar],
-                              "redactions": [r.to_dict() for r in res.redactions]})
+                              "redactions": [r.to_dict() for r in res.redactions],
+                              "ignored_supersedes": res.ignored_supersedes})
 
     @server.tool(description="Search memories by words (stems, partial words, Japanese) and filters. "
                              "Returns compact hits; use get_memory for the full record.")
@@ -198,13 +201,7 @@ def build_server(memory: Memory) -> MCPServer:
         view = call(memory.get, id, include_hidden=include_hidden)
         obs = view.observation
         data = obs.to_wire()
-        state = []
-        if view.tombstone:
-            state.append(f"deleted: {view.tombstone.reason}")
-        if view.superseded_by:
-            state.append("superseded by " + ", ".join(view.superseded_by))
-        if view.expired:
-            state.append("expired")
+        state = view.state()
         data["state"] = state
         meta = (f"{obs.subject}\nid {obs.observation_id} | {obs.memory_type} i{obs.importance} | "
                 f"project {obs.project or '-'} | {obs.created_at} | by {obs.agent_family}/"

@@ -365,9 +365,56 @@ def _v7_short_substring_index(db: sqlite3.Connection) -> None:
     """)
 
 
+def _v8_scoped_supersessions(db: sqlite3.Connection) -> None:
+    # ADR 0013: a successor hides its predecessor only when both are in the
+    # same scope. `supersessions` keeps the links that take effect (and those
+    # whose predecessor has not arrived, so its scope is not known yet); a link
+    # across scopes moves to `supersessions_ignored`, kept for `get-memory`.
+    # Triggers decide at apply time, whichever of the two records comes first,
+    # so every writer (save, peers, import) and every reader (search) agree.
+    old, new = obs_scope_sql("p"), obs_scope_sql("n")
+    _run_script(db, f"""
+        CREATE TABLE supersessions_ignored (
+            old_id TEXT NOT NULL,
+            new_id TEXT NOT NULL,
+            PRIMARY KEY (old_id, new_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX supersessions_ignored_new ON supersessions_ignored(new_id);
+        CREATE TRIGGER supersession_scope AFTER INSERT ON supersessions
+        WHEN (SELECT {old} FROM observations p WHERE p.id = new.old_id)
+             != (SELECT {new} FROM observations n WHERE n.id = new.new_id)
+        BEGIN
+            INSERT OR IGNORE INTO supersessions_ignored(old_id, new_id)
+            VALUES (new.old_id, new.new_id);
+            DELETE FROM supersessions WHERE old_id = new.old_id AND new_id = new.new_id;
+        END;
+        CREATE TRIGGER obs_supersession_scope AFTER INSERT ON observations
+        WHEN EXISTS (SELECT 1 FROM supersessions WHERE old_id = new.id)
+        BEGIN
+            INSERT OR IGNORE INTO supersessions_ignored(old_id, new_id)
+            SELECT s.old_id, s.new_id FROM supersessions s JOIN observations n ON n.id = s.new_id
+            WHERE s.old_id = new.id AND {new} != {obs_scope_sql("new")};
+            DELETE FROM supersessions WHERE old_id = new.id AND new_id IN
+                (SELECT new_id FROM supersessions_ignored WHERE old_id = new.id);
+        END;
+        CREATE TRIGGER obs_purge_ignored AFTER DELETE ON observations BEGIN
+            DELETE FROM supersessions_ignored WHERE new_id = old.id;
+        END;
+    """)
+    # Links stored before this version: the same rule, once.
+    db.execute(
+        "INSERT OR IGNORE INTO supersessions_ignored(old_id, new_id) SELECT s.old_id, s.new_id "
+        "FROM supersessions s JOIN observations p ON p.id = s.old_id "
+        f"JOIN observations n ON n.id = s.new_id WHERE {old} != {new}"
+    )
+    db.execute("DELETE FROM supersessions WHERE (old_id, new_id) IN "
+               "(SELECT old_id, new_id FROM supersessions_ignored)")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_memories, _v2_replication, _v3_messages, _v4_change_lookup, _v5_search_columns,
     _v6_word_index_key, _v7_short_substring_index,
+    _v8_scoped_supersessions,
 ]
 
 
