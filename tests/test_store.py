@@ -241,19 +241,29 @@ def test_json_list_reads_back_every_list_of_strings(values: list[str]) -> None:
     assert json_list(_json(values)) == values
 
 
+def _store_at(path: Path, version: int) -> Store:
+    """A store made by an older kioku-mesh: only the first `version` migrations."""
+    from kioku_mesh.store.fingerprint import fingerprint
+    from kioku_mesh.store.textindex import words_for_index
+
+    db = sqlite3.connect(path, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.create_function("km_words", 1, words_for_index, deterministic=True)
+    db.create_function("km_fp", 2, fingerprint, deterministic=True)
+    for step in MIGRATIONS[:version]:
+        step(db)
+    db.execute(f"PRAGMA user_version = {version}")
+    return Store(db, path)
+
+
 def test_store_at_version_4_gains_the_search_index_on_open(tmp_path: Path) -> None:
     from kioku_mesh.store.search import ReaderScope, SearchQuery, search
 
     path = tmp_path / "kioku.db"
-    store = Store.open(path)
+    store = _store_at(path, 4)
     obs = make_obs("upgraded store finds this")
     assert store.add_observation(obs)
     store.close()
-    raw = sqlite3.connect(path)
-    _undo_v6(raw)
-    raw.execute("DROP INDEX obs_search_cols")
-    raw.execute("PRAGMA user_version = 4")
-    raw.close()
     upgraded = Store.open(path)
     try:
         assert upgraded.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
@@ -263,34 +273,39 @@ def test_store_at_version_4_gains_the_search_index_on_open(tmp_path: Path) -> No
         upgraded.close()
 
 
-def _undo_v6(raw: sqlite3.Connection) -> None:
-    for trigger in ("supersession_scope", "obs_supersession_scope", "obs_purge_ignored"):
-        raw.execute(f"DROP TRIGGER {trigger}")
-    raw.execute("DROP TABLE supersessions_ignored")
-
-
-def test_store_at_version_5_keeps_only_same_scope_supersessions_on_open(tmp_path: Path) -> None:
-    """Links stored before ADR 0013 (v5) go through the same rule once on upgrade."""
+def test_store_at_version_5_keeps_only_same_scope_effects_on_open(tmp_path: Path) -> None:
+    """Links, tombstones and purges stored before ADR 0013 (v5) are kept, keyed
+    by scope, and links across scopes stop hiding anything."""
     path = tmp_path / "kioku.db"
-    store = Store.open(path)
+    store = _store_at(path, 5)
     mine = make_obs("alice's own note", visibility="user", scope_id="alice")
     other = make_obs("a mesh memory claiming to replace it", supersedes=[mine.observation_id])
     same = make_obs("alice replaces her note", visibility="user", scope_id="alice",
                     supersedes=[mine.observation_id])
     for obs in (mine, other, same):
         store.add_observation(obs)
+    store.db.execute("INSERT INTO tombstones(id, reason, deleted_at, deleted_ts, origin, scope) "
+                     "VALUES (?, 'old', '2026-01-01T00:00:00.000000Z', 0, 'local', 'user/alice')",
+                     (same.observation_id,))
+    store.purge([other.observation_id], "old")
+    digest = store.db.execute("SELECT scope, bucket, h, n FROM digest ORDER BY 1, 2").fetchall()
     store.close()
-    raw = sqlite3.connect(path)
-    _undo_v6(raw)
-    raw.execute("INSERT INTO supersessions VALUES (?, ?)", (mine.observation_id, other.observation_id))
-    raw.execute("PRAGMA user_version = 5")
-    raw.commit()
-    raw.close()
     upgraded = Store.open(path)
     try:
-        links = upgraded.db.execute("SELECT old_id, new_id FROM supersessions").fetchall()
-        assert [tuple(r) for r in links] == [(mine.observation_id, same.observation_id)]
-        ignored = upgraded.db.execute("SELECT old_id, new_id FROM supersessions_ignored").fetchall()
-        assert [tuple(r) for r in ignored] == [(mine.observation_id, other.observation_id)]
+        db = upgraded.db
+        assert db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        assert [tuple(r) for r in db.execute("SELECT old_id, new_id FROM supersessions")] == [
+            (mine.observation_id, same.observation_id)]
+        assert db.execute("SELECT count(*) FROM supersessions_ignored").fetchone()[0] == 0
+        assert [tuple(r) for r in db.execute("SELECT id, scope FROM tombstones")] == [
+            (same.observation_id, "user/alice")]
+        assert [tuple(r) for r in db.execute("SELECT id, scope FROM purged")] == [
+            (other.observation_id, "mesh")]
+        after = db.execute("SELECT scope, bucket, h, n FROM digest ORDER BY 1, 2").fetchall()
+        assert [tuple(r) for r in after] == [tuple(r) for r in digest]
+        later = make_obs("another mesh claim", supersedes=[mine.observation_id])
+        upgraded.add_observation(later)
+        assert [tuple(r) for r in db.execute("SELECT old_id, new_id FROM supersessions_ignored")
+                ] == [(mine.observation_id, later.observation_id)]
     finally:
         upgraded.close()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import AmbiguousIdError, NotFoundError, StoreError, ValidationError
-from ..core.models import Observation, Tombstone, is_valid_id
+from ..core.models import Observation, Tombstone, is_valid_id, scope_of
 from ..core.timeutil import parse_ts
 from . import schema
 from .fingerprint import fingerprint
@@ -45,8 +45,9 @@ _INSERT_OBS = (
 _STAGE_TABLE = f"CREATE TEMP TABLE IF NOT EXISTS obs_stage ({_OBS_COLUMNS})"
 _STAGE_ROW = f"INSERT INTO temp.obs_stage ({_OBS_COLUMNS}) VALUES {_PLACEHOLDERS}"
 _INSERT_STAGED = (
-    f"INSERT INTO observations ({_OBS_COLUMNS}) SELECT {_OBS_COLUMNS} FROM temp.obs_stage "
-    "WHERE id NOT IN (SELECT id FROM purged) ORDER BY rowid "
+    f"INSERT INTO observations ({_OBS_COLUMNS}) SELECT {_OBS_COLUMNS} FROM temp.obs_stage s "
+    "WHERE NOT EXISTS (SELECT 1 FROM purged p WHERE p.id = s.id "
+    f"AND p.scope = {obs_scope_sql('s')}) ORDER BY rowid "
     "ON CONFLICT(id) DO NOTHING RETURNING id"
 )
 # FTS5 keeps index data for rows written in a statement in memory and writes
@@ -147,7 +148,7 @@ class Store:
         return len(added)
 
     def _insert(self, db: sqlite3.Connection, obs: Observation, origin: str, now: float) -> bool:
-        if db.execute("SELECT 1 FROM purged WHERE id = ?", (obs.observation_id,)).fetchone():
+        if is_purged(db, obs.observation_id, scope_of(obs.visibility, obs.scope_id)):
             return False
         cur = db.execute(_INSERT_OBS, _row(obs, origin, now))
         if cur.rowcount == 0:
@@ -171,14 +172,14 @@ class Store:
     ) -> int:
         """One tombstone, inside the caller's transaction; its scope is the
         observation's when that is here, else the one given (from its key)."""
-        if db.execute("SELECT 1 FROM purged WHERE id = ?", (tomb.observation_id,)).fetchone():
+        scope = held_scope(db, tomb.observation_id) or scope or "mesh"
+        if is_purged(db, tomb.observation_id, scope):
             return 0
         cur = db.execute(
             "INSERT INTO tombstones(id, reason, deleted_at, deleted_ts, extras, origin, key, scope) "
-            f"VALUES (?, ?, ?, ?, ?, ?, ?, COALESCE((SELECT {obs_scope_sql('o')} FROM "
-            "observations o WHERE o.id = ?), ?, 'mesh')) ON CONFLICT(id) DO NOTHING",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id, scope) DO NOTHING",
             (tomb.observation_id, tomb.reason, tomb.deleted_at, parse_ts(tomb.deleted_at) or now,
-             _json(tomb.extras) if tomb.extras else None, origin, key, tomb.observation_id, scope),
+             _json(tomb.extras) if tomb.extras else None, origin, key, scope),
         )
         return cur.rowcount
 
@@ -195,19 +196,23 @@ class Store:
         self, db: sqlite3.Connection, oid: str, why: str, now: float, origin: str = "local",
         scope: str | None = None,
     ) -> int:
-        # The scope is read before the rows go: the purge record keeps it.
-        row = db.execute(
-            f"SELECT COALESCE((SELECT {obs_scope_sql('o')} FROM observations o WHERE o.id = :id), "
-            "(SELECT scope FROM tombstones WHERE id = :id), :given, 'mesh')",
-            {"id": oid, "given": scope},
-        ).fetchone()
-        cur = db.execute("DELETE FROM observations WHERE id = ?", (oid,))
-        gone = cur.rowcount
-        gone += db.execute("DELETE FROM tombstones WHERE id = ?", (oid,)).rowcount
-        db.execute("DELETE FROM supersessions WHERE new_id = ?", (oid,))
+        # The scope is read before the rows go: the purge record keeps it. A
+        # purge acts in that scope only (ADR 0013): callers refuse one naming a
+        # memory held here in another.
+        held = held_scope(db, oid)
+        if held is None and scope is None:
+            row = db.execute("SELECT scope FROM tombstones WHERE id = ? LIMIT 1", (oid,)).fetchone()
+            scope = row[0] if row else None
+        scope = held or scope or "mesh"
+        gone = 0
+        if held == scope:
+            gone = db.execute("DELETE FROM observations WHERE id = ?", (oid,)).rowcount
+            db.execute("DELETE FROM supersessions WHERE new_id = ?", (oid,))
+        gone += db.execute("DELETE FROM tombstones WHERE id = ? AND scope = ?",
+                           (oid, scope)).rowcount
         db.execute(
             "INSERT OR IGNORE INTO purged(id, purged_ts, why, origin, scope) VALUES (?, ?, ?, ?, ?)",
-            (oid, now, why, origin, row[0]),
+            (oid, now, why, origin, scope),
         )
         return 1 if gone else 0
 
@@ -264,6 +269,20 @@ class Store:
     def iter_tombstones(self) -> Iterator[Tombstone]:
         for row in self.db.execute("SELECT id, reason, deleted_at, extras FROM tombstones"):
             yield Tombstone(row[0], row[1], row[2], json.loads(row[3]) if row[3] else {})
+
+
+def held_scope(db: sqlite3.Connection, oid: str) -> str | None:
+    """The scope of the memory `oid` when it is stored here."""
+    row = db.execute(f"SELECT {obs_scope_sql('o')} FROM observations o WHERE o.id = ?",
+                     (oid,)).fetchone()
+    return str(row[0]) if row else None
+
+
+def is_purged(db: sqlite3.Connection, oid: str, scope: str) -> bool:
+    """Purge records bind to a scope: one sent on another scope's key before
+    the memory arrived does not keep the memory out (ADR 0013)."""
+    return db.execute("SELECT 1 FROM purged WHERE id = ? AND scope = ?",
+                      (oid, scope)).fetchone() is not None
 
 
 def _enable_wal(db: sqlite3.Connection) -> None:

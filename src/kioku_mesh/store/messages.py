@@ -48,11 +48,14 @@ def add_ack(store: Store, ack: Ack, origin: str, scope: str | None = None) -> bo
     is not stored, or acks of purged messages would come back from peers that
     still hold them and never go. (An ack that outran its message is fetched
     again by anti-entropy once the message is here.) `scope`, from the ack's
-    key, is not needed: the message's is used."""
+    key, must be the message's (ADR 0013): an ack sent on another scope's key
+    would let someone who may not write that scope mark its messages read."""
     with store.write() as db:
         row = db.execute("SELECT scope, expires_ts FROM messages WHERE msg_id = ?",
                          (ack.msg_id,)).fetchone()
         if row is None or (row[1] is not None and row[1] <= time.time()):
+            return False
+        if scope is not None and scope != row[0]:
             return False
         cur = db.execute(
             "INSERT INTO acks(msg_id, recipient_session_id, recipient_agent_id, status, acked_at, "

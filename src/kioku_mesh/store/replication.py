@@ -15,8 +15,8 @@ from typing import Any
 
 from ..core.keyspace import key_for, key_scope
 from ..core.messages import Ack, Message, msg_scope
-from ..core.models import Observation, Tombstone
-from .db import Store, row_to_observation
+from ..core.models import Observation, Tombstone, scope_of
+from .db import Store, held_scope, is_purged, row_to_observation
 from .schema import obs_scope_sql
 
 PUBLISHED_SEQ = "published_seq"
@@ -130,26 +130,32 @@ def ids_with_prefix(store: Store, scope: str, prefix: str) -> dict[str, str]:
 # ------------------------------------------------------------ export/apply
 
 
-def observation_wire(store: Store, oid: str) -> tuple[str, str] | None:
-    """(canonical key, JSON) of one observation, or None."""
+def observation_wire(store: Store, oid: str, scope: str | None = None
+                     ) -> tuple[str, str] | None:
+    """(canonical key, JSON) of one observation (only if in `scope`, when given), or None."""
     row = store.get_row(oid)
-    if row is None:
+    if row is None or (scope is not None and scope_of(row["visibility"], row["scope_id"]) != scope):
         return None
     obs = row_to_observation(row)
     return key_for(obs), obs.to_json()
 
 
-def tombstone_wire(store: Store, oid: str) -> tuple[str, str] | None:
-    """(key, JSON) of one tombstone: the key mirrors its observation's."""
+def tombstone_wire(store: Store, oid: str, scope: str | None = None) -> tuple[str, str] | None:
+    """(key, JSON) of one tombstone (in `scope`, else the memory's own scope's
+    if there are several): the key mirrors its observation's."""
     row = store.db.execute(
-        "SELECT t.id, t.reason, t.deleted_at, t.extras, t.key FROM tombstones t WHERE t.id = ?",
-        (oid,),
+        "SELECT t.id, t.reason, t.deleted_at, t.extras, t.key FROM tombstones t "
+        "WHERE t.id = :id AND (:scope IS NULL OR t.scope = :scope) "
+        "ORDER BY t.scope = :held DESC LIMIT 1",
+        {"id": oid, "scope": scope, "held": held_scope(store.db, oid)},
     ).fetchone()
     if row is None:
         return None
     tomb = Tombstone(row[0], row[1], row[2], json.loads(row[3]) if row[3] else {})
     obs_row = store.get_row(oid)
-    key = key_for(row_to_observation(obs_row), "tomb") if obs_row is not None else row[4]
+    obs = row_to_observation(obs_row) if obs_row is not None else None
+    own = obs is not None and (scope is None or scope_of(obs.visibility, obs.scope_id) == scope)
+    key = key_for(obs, "tomb") if own else row[4]
     return (key, tomb.to_json()) if key else None
 
 
@@ -166,14 +172,14 @@ def export_items(store: Store, scope: str, ids: Iterable[str]) -> list[dict[str,
             continue
         if not ids_with_prefix(store, scope, oid):
             continue
-        if store.db.execute("SELECT 1 FROM purged WHERE id = ?", (oid,)).fetchone():
+        if is_purged(store.db, oid, scope):
             out.append({"id": oid, "purged": True})
             continue
         item: dict[str, Any] = {"id": oid}
-        obs = observation_wire(store, oid)
+        obs = observation_wire(store, oid, scope)
         if obs:
             item["obs_key"], item["obs"] = obs
-        tomb = tombstone_wire(store, oid)
+        tomb = tombstone_wire(store, oid, scope)
         if tomb:
             item["tomb_key"], item["tomb"] = tomb
         if len(item) > 1:
@@ -197,12 +203,8 @@ def _message_item(store: Store, scope: str, ident: str) -> dict[str, Any] | None
 def _held_elsewhere(db: Any, oid: str, scope: str | None) -> bool:
     """True when `oid` is held here in another scope than `scope` (a delete sent
     on, say, a mesh key must not hide or purge a user or team memory)."""
-    if scope is None:
-        return False
-    row = db.execute(
-        f"SELECT COALESCE((SELECT {obs_scope_sql('o')} FROM observations o WHERE o.id = :id), "
-        "(SELECT scope FROM tombstones WHERE id = :id))", {"id": oid}).fetchone()
-    return row is not None and row[0] is not None and row[0] != scope
+    held = held_scope(db, oid) if scope is not None else None
+    return held is not None and held != scope
 
 
 def apply_peer_items(store: Store, items: PeerItems) -> dict[str, int]:
@@ -221,10 +223,10 @@ def apply_peer_items(store: Store, items: PeerItems) -> dict[str, int]:
                 continue
             counts["tomb"] += store.insert_tombstone(db, tomb, "peer", now, key, key_scope(key))
         for oid in items.purges:
-            if db.execute("SELECT 1 FROM purged WHERE id = ?", (oid,)).fetchone():
-                continue
             if _held_elsewhere(db, oid, items.purge_scopes.get(oid)):
                 refused += 1
+                continue
+            if is_purged(db, oid, held_scope(db, oid) or items.purge_scopes.get(oid) or "mesh"):
                 continue
             counts["purge"] += 1
             store._purge_one(db, oid, "purged by a peer", now, "peer", items.purge_scopes.get(oid))

@@ -401,6 +401,7 @@ def _v8_scoped_supersessions(db: sqlite3.Connection) -> None:
             DELETE FROM supersessions_ignored WHERE new_id = old.id;
         END;
     """)
+    _rekey_by_scope(db)
     # Links stored before this version: the same rule, once.
     db.execute(
         "INSERT OR IGNORE INTO supersessions_ignored(old_id, new_id) SELECT s.old_id, s.new_id "
@@ -409,6 +410,55 @@ def _v8_scoped_supersessions(db: sqlite3.Connection) -> None:
     )
     db.execute("DELETE FROM supersessions WHERE (old_id, new_id) IN "
                "(SELECT old_id, new_id FROM supersessions_ignored)")
+
+
+def _rekey_by_scope(db: sqlite3.Connection) -> None:
+    """Tombstones and purge records keyed by (id, scope): one sent on another
+    scope's key before the memory arrived must not take the place of the
+    owner's own (ADR 0013). Once the memory is here only its scope's remain:
+    the others are dropped as it arrives, and refused after."""
+    _run_script(db, f"""
+        CREATE TABLE tombstones_v6 (
+            id TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            deleted_at TEXT NOT NULL,
+            deleted_ts REAL NOT NULL,
+            extras TEXT,
+            origin TEXT NOT NULL,
+            key TEXT,
+            scope TEXT NOT NULL DEFAULT 'mesh',
+            PRIMARY KEY (id, scope)
+        );
+        INSERT INTO tombstones_v6 SELECT id, reason, deleted_at, deleted_ts, extras, origin, key,
+            scope FROM tombstones;
+        DROP TABLE tombstones;
+        ALTER TABLE tombstones_v6 RENAME TO tombstones;
+        CREATE TRIGGER tomb_change AFTER INSERT ON tombstones BEGIN
+            INSERT INTO changes(kind, id, origin) VALUES ('tomb', new.id, new.origin); END;
+        {_digest_trigger('tombstones', 'INSERT', 'new', 't')}
+        {_digest_trigger('tombstones', 'DELETE', 'old', 't')}
+
+        -- Key columns first: SQLite 3.40's quick_check misreads NOT NULL columns
+        -- of a WITHOUT ROWID table whose key columns are not its leading ones.
+        CREATE TABLE purged_v6 (
+            id TEXT NOT NULL,
+            scope TEXT NOT NULL DEFAULT 'mesh',
+            purged_ts REAL NOT NULL,
+            why TEXT NOT NULL,
+            origin TEXT NOT NULL DEFAULT 'local',
+            PRIMARY KEY (id, scope)
+        ) WITHOUT ROWID;
+        INSERT INTO purged_v6(id, scope, purged_ts, why, origin)
+            SELECT id, scope, purged_ts, why, origin FROM purged;
+        DROP TABLE purged;
+        ALTER TABLE purged_v6 RENAME TO purged;
+        {_digest_trigger('purged', 'INSERT', 'new', 'p')}
+        {_digest_trigger('purged', 'DELETE', 'old', 'p')}
+
+        CREATE TRIGGER obs_foreign_tombstones AFTER INSERT ON observations BEGIN
+            DELETE FROM tombstones WHERE id = new.id AND scope != {obs_scope_sql('new')};
+        END;
+    """)
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
