@@ -439,6 +439,11 @@ def test_nobody_hides_a_memory_of_a_scope_they_may_not_write(cluster):
         found = json.loads(host.run("search", "release key", "--json").stdout)
         assert a_user in {hit["observation_id"] for hit in found}, found
 
+    # The hub does not tell carol which users and teams hold private memories.
+    with raw_session(tls_endpoint(hub.endpoint), tls=carol.tls_block()) as session:
+        sel = f"kioku/sync/{hub.pc_id()}/mesh/scopes"
+        assert _answer(_ask(session, [sel]), sel) == ["mesh"]
+
     # Supersedes within a scope by someone who may write it still take effect.
     a_user2 = desktop.save("alice: the release key is in the vault now", None,
                            "--visibility", "user", "--supersedes", a_user)

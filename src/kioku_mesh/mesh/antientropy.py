@@ -48,9 +48,12 @@ class AntiEntropyPuller:
     def pull_from(self, store: Store, pc_id: str) -> tuple[int, int, int]:
         """One anti-entropy round, scope by scope: fetch what the peer has and
         we lack. Returns (records fetched, ids purged, bytes exchanged)."""
-        remote_scopes, exchanged = self._query(pc_id, "mesh", "scopes")
-        scopes = [s for s in remote_scopes if isinstance(s, str) and protocol.valid_scope(s)
-                  and (self.readable is None or s in self.readable)]
+        exchanged = 0
+        if self.readable is None:  # a hub: every scope the peer names
+            remote_scopes, exchanged = self._query(pc_id, "mesh", "scopes")
+            scopes = [s for s in remote_scopes if isinstance(s, str) and protocol.valid_scope(s)]
+        else:  # a spoke: its own scopes, without asking which exist (docs/security.md)
+            scopes = list(self.readable)
         fetched = purged = 0
         for scope in scopes:
             if self.stop_event.is_set():  # a big catch-up must not delay exit
@@ -58,6 +61,8 @@ class AntiEntropyPuller:
             try:
                 f, p, size = self._pull_scope(store, pc_id, scope)
             except TimeoutError:
+                if scope == "mesh":  # every peer answers mesh: the peer is gone
+                    raise
                 # Unanswered: the hub's access control does not let this scope
                 # through between us (yet); the other scopes still sync.
                 self._count("sync_scope_unanswered")

@@ -296,7 +296,7 @@ class Node(AntiEntropyPuller):
             with self._query_lock:
                 assert self._query_store is not None
                 body = protocol.answer(self._query_store, scope, what, params, payload,
-                                       self.readable)
+                                       self.readable, self.cfg.uses_tls)
             query.reply(query.key_expr, body)
         except (ValueError, KeyError) as exc:
             query.reply_err(f"bad sync query: {exc}")

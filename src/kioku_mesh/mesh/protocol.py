@@ -65,12 +65,24 @@ def valid_scope(scope: str) -> bool:
     return kind in ("user", "team") and bool(SLUG_RE.match(name))
 
 
+def listed_scopes(store: Store, readable: list[str] | None, secured: bool) -> list[str]:
+    """What `mesh/scopes` names, to anyone who asks (the asker is not known): a
+    spoke, its own scopes (the hub pulls from it); a secured hub, only mesh:
+    spokes sync their own scopes without asking, and the full list would tell
+    every enrolled peer which users hold private memories and which teams
+    exist; an open hub, all (scopes are only a convention there)."""
+    if readable is None and secured:
+        return ["mesh"]
+    held = set(scopes_present(store)) | set(readable or [])
+    return sorted(held if readable is None else held & set(readable) | {"mesh"})
+
+
 def answer(store: Store, scope: str, what: str, params: dict[str, str], payload: bytes | None,
-           readable: list[str] | None) -> bytes:
+           readable: list[str] | None, secured: bool = False) -> bytes:
     """The reply to one sync query, computed from the store."""
+    data: Any
     if what == "scopes":
-        held = set(scopes_present(store)) | set(readable or [])
-        data: Any = sorted(held if readable is None else held & set(readable) | {"mesh"})
+        data = listed_scopes(store, readable, secured)
     elif what == "digest":
         prefix = _prefix(params)
         data = {k: list(v) for k, v in children(digest_buckets(store, scope), prefix).items()}
