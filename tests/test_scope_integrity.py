@@ -13,11 +13,13 @@ after every delivery. At the end the views must be those the rules predict.
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from cli_helpers import save_id
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -200,3 +202,26 @@ def test_the_model_sees_effects_within_a_scope(template):
             ids[3]: (True, False)}
     finally:
         store.close()
+
+
+def test_save_and_get_memory_say_when_a_supersede_is_ignored(km):
+    """Locally too: a successor in another scope keeps the link as data, hides
+    nothing, and both the save and get-memory say so (on both memories)."""
+    alice = {"KIOKU_MESH_USER_ID": "alice"}
+    old = save_id(km, "the signing key is on the yubikey", "signing key", "--visibility", "user",
+                  extra_env=alice)
+    res = km.run("save", "the signing key moved to the vault", "-s", "signing key moved",
+                 "--visibility", "mesh", "--supersedes", old[:10], extra_env=alice, check=True)
+    new = res.stdout.split()[1]
+    assert f"note: {old[:12]} is in another scope" in res.stderr, res.stderr
+    shown = json.loads(km.run("get-memory", old, "--json", extra_env=alice, check=True).stdout)
+    assert any(new[:12] in s and "ignored" in s for s in shown["_state"]), shown
+    text = km.run("get-memory", new, extra_env=alice, check=True).stdout
+    assert f"supersedes {old[:12]}: ignored, another scope" in text, text
+    found = km.run("search", "signing key", "--json", extra_env=alice, check=True).stdout
+    assert {o["observation_id"] for o in json.loads(found)} == {old, new}
+
+    same = save_id(km, "the signing key is in the vault", "signing key, now", "--visibility",
+                   "user", "--supersedes", old, extra_env=alice)
+    found = km.run("search", "signing key", "--json", extra_env=alice, check=True).stdout
+    assert {o["observation_id"] for o in json.loads(found)} == {new, same}

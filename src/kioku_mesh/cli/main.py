@@ -113,7 +113,8 @@ def build_parser() -> Parser:
     p.add_argument("--visibility", help="mesh, user or team (default from config: mesh)")
     p.add_argument("--source-files", help="comma-separated repo-relative paths")
     p.add_argument("--references", help='comma-separated references, e.g. "#67,PR#68"')
-    p.add_argument("--supersedes", help="comma-separated ids (or 8+ char prefixes) it replaces")
+    p.add_argument("--supersedes", help="comma-separated ids (or 8+ char prefixes) it replaces "
+                   "(hidden only if in the same visibility scope)")
     p.add_argument("--ttl", type=int, metavar="SECONDS", help="expire after this many seconds")
     p.add_argument("--expires-at", metavar="ISO", help="expire at this time")
     p.add_argument("--allow-secrets", action="store_true",
