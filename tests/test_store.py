@@ -244,11 +244,12 @@ def test_json_list_reads_back_every_list_of_strings(values: list[str]) -> None:
 def _store_at(path: Path, version: int) -> Store:
     """A store made by an older kioku-mesh: only the first `version` migrations."""
     from kioku_mesh.store.fingerprint import fingerprint
-    from kioku_mesh.store.textindex import words_for_index
+    from kioku_mesh.store.textindex import short_words_for_index, words_for_index
 
     db = sqlite3.connect(path, isolation_level=None)
     db.row_factory = sqlite3.Row
     db.create_function("km_words", 1, words_for_index, deterministic=True)
+    db.create_function("km_words_short", 1, short_words_for_index, deterministic=True)
     db.create_function("km_fp", 2, fingerprint, deterministic=True)
     for step in MIGRATIONS[:version]:
         step(db)
@@ -273,11 +274,11 @@ def test_store_at_version_4_gains_the_search_index_on_open(tmp_path: Path) -> No
         upgraded.close()
 
 
-def test_store_at_version_5_keeps_only_same_scope_effects_on_open(tmp_path: Path) -> None:
-    """Links, tombstones and purges stored before ADR 0013 (v5) are kept, keyed
+def test_store_at_version_7_keeps_only_same_scope_effects_on_open(tmp_path: Path) -> None:
+    """Links, tombstones and purges stored before ADR 0013 (v7) are kept, keyed
     by scope, and links across scopes stop hiding anything."""
     path = tmp_path / "kioku.db"
-    store = _store_at(path, 5)
+    store = _store_at(path, 7)
     mine = make_obs("alice's own note", visibility="user", scope_id="alice")
     other = make_obs("a mesh memory claiming to replace it", supersedes=[mine.observation_id])
     same = make_obs("alice replaces her note", visibility="user", scope_id="alice",

@@ -45,7 +45,8 @@ the details in content, the project, a few tags and source_files. importance: \
 what the code already says plainly.
 
 If a memory is outdated, save the corrected one with supersedes=[old id] \
-and the old one's visibility (across visibilities it hides nothing) instead of repeating it; delete_memory only what is wrong. Search results are \
+and the old one's visibility (across visibilities it hides nothing) instead \
+of repeating it; delete_memory only what is wrong. Search results are \
 compact: call get_memory with an id for the full record.
 
 Messages: at session start also call check_messages and ack_message what you \

@@ -418,7 +418,7 @@ def _rekey_by_scope(db: sqlite3.Connection) -> None:
     owner's own (ADR 0013). Once the memory is here only its scope's remain:
     the others are dropped as it arrives, and refused after."""
     _run_script(db, f"""
-        CREATE TABLE tombstones_v6 (
+        CREATE TABLE tombstones_v8 (
             id TEXT NOT NULL,
             reason TEXT NOT NULL,
             deleted_at TEXT NOT NULL,
@@ -429,10 +429,10 @@ def _rekey_by_scope(db: sqlite3.Connection) -> None:
             scope TEXT NOT NULL DEFAULT 'mesh',
             PRIMARY KEY (id, scope)
         );
-        INSERT INTO tombstones_v6 SELECT id, reason, deleted_at, deleted_ts, extras, origin, key,
+        INSERT INTO tombstones_v8 SELECT id, reason, deleted_at, deleted_ts, extras, origin, key,
             scope FROM tombstones;
         DROP TABLE tombstones;
-        ALTER TABLE tombstones_v6 RENAME TO tombstones;
+        ALTER TABLE tombstones_v8 RENAME TO tombstones;
         CREATE TRIGGER tomb_change AFTER INSERT ON tombstones BEGIN
             INSERT INTO changes(kind, id, origin) VALUES ('tomb', new.id, new.origin); END;
         {_digest_trigger('tombstones', 'INSERT', 'new', 't')}
@@ -440,7 +440,7 @@ def _rekey_by_scope(db: sqlite3.Connection) -> None:
 
         -- Key columns first: SQLite 3.40's quick_check misreads NOT NULL columns
         -- of a WITHOUT ROWID table whose key columns are not its leading ones.
-        CREATE TABLE purged_v6 (
+        CREATE TABLE purged_v8 (
             id TEXT NOT NULL,
             scope TEXT NOT NULL DEFAULT 'mesh',
             purged_ts REAL NOT NULL,
@@ -448,10 +448,10 @@ def _rekey_by_scope(db: sqlite3.Connection) -> None:
             origin TEXT NOT NULL DEFAULT 'local',
             PRIMARY KEY (id, scope)
         ) WITHOUT ROWID;
-        INSERT INTO purged_v6(id, scope, purged_ts, why, origin)
+        INSERT INTO purged_v8(id, scope, purged_ts, why, origin)
             SELECT id, scope, purged_ts, why, origin FROM purged;
         DROP TABLE purged;
-        ALTER TABLE purged_v6 RENAME TO purged;
+        ALTER TABLE purged_v8 RENAME TO purged;
         {_digest_trigger('purged', 'INSERT', 'new', 'p')}
         {_digest_trigger('purged', 'DELETE', 'old', 'p')}
 
