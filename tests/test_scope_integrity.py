@@ -225,3 +225,28 @@ def test_save_and_get_memory_say_when_a_supersede_is_ignored(km):
                    "user", "--supersedes", old, extra_env=alice)
     found = km.run("search", "signing key", "--json", extra_env=alice, check=True).stdout
     assert {o["observation_id"] for o in json.loads(found)} == {new, same}
+
+
+def test_an_ack_counts_only_on_its_message_scope_keys(template):
+    """Acks through the real ingest path: bob's ack of alice's user-scope
+    message, sent on a mesh key (all he may write), marks nothing; alice's on
+    her own scope's key does."""
+    from kioku_mesh.core.messages import Ack, Message
+    from kioku_mesh.store.messages import acks_for
+
+    message = Message(msg_id=new_id(), scope="user/alice", sender_agent_id="claude-code",
+                      sender_session_id="s-alice-1", recipient_kind="session",
+                      recipient_id="s-alice-2", body="rotate the key", requires_ack=True,
+                      created_at="2026-12-04T12:00:00.000000Z")
+    ack = Ack(message.msg_id, "s-alice-2", "2026-12-04T12:00:01.000000Z")
+    store = _fresh(template, "acks.db")
+    try:
+        for key, payload in ((message.inbox_key(), message.to_json()),
+                             (ack.ack_key("mesh"), json.dumps(ack.to_wire()))):
+            deliver(store, Record("bob", "mesh", key, False, payload.encode(), {}))
+        assert acks_for(store, message.msg_id) == []
+        deliver(store, Record("alice", "user/alice", ack.ack_key("user/alice"), False,
+                              json.dumps(ack.to_wire()).encode(), {}))
+        assert [a.recipient_session_id for a in acks_for(store, message.msg_id)] == ["s-alice-2"]
+    finally:
+        store.close()
