@@ -591,3 +591,11 @@ def test_japanese_particles_split_words_and_do_not_match_alone(memory: Memory) -
     assert ids(result) == [hit]
     assert result.terms == ["データベース", "接続"]
     assert particle_only not in ids(find(memory, "設定の接続"))
+
+
+def test_a_short_partial_word_is_a_prefix_when_it_is_no_word(memory: Memory) -> None:
+    auth = put(memory, "token refresh for authentication", "notes").observation_id
+    py = put(memory, "the py launcher picks the interpreter", "notes").observation_id
+    put(memory, "pyproject metadata", "notes")
+    assert ids(find(memory, "aut")) == [auth]  # no word "aut": a prefix
+    assert ids(find(memory, "py")) == [py]  # a word of its own: exact

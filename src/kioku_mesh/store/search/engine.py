@@ -86,6 +86,9 @@ def _sources(db: sqlite3.Connection, terms: list[Term]) -> tuple[list[Source], i
     for i, term in enumerate(terms):
         expr = f"{WORD_COLUMNS} : {term.words_expr()}"
         df = _count_at_most(db, "obs_words", expr, cap)
+        if not df and not term.prefix and term.may_be_prefix:
+            expr = f"{WORD_COLUMNS} : {term.words_expr(prefix=True)}"
+            df = _count_at_most(db, "obs_words", expr, cap)
         if df:
             out.append(Source(i, "obs_words", expr, 1.0, term_bound(rows_at_most, df), df,
                               df >= cap))

@@ -48,16 +48,23 @@ class Term:
     raw: str = ""  # the text a substring (trigram) match looks for
 
     @property
-    def prefix(self) -> bool:
+    def may_be_prefix(self) -> bool:
         # A two-character gram is a whole gram; one character may start one.
         last = self.tokens[-1]
-        if self.quoted or (len(last) == 2 and _CJK_RUN.fullmatch(last)):
-            return False
-        return _CJK_RUN.fullmatch(last) is not None or len(last) >= PREFIX_MIN
+        return not self.quoted and not (len(last) == 2 and _CJK_RUN.fullmatch(last))
 
-    def words_expr(self) -> str:
+    @property
+    def prefix(self) -> bool:
+        """Matched as a word prefix from the start (else only if no word matches)."""
+        last = self.tokens[-1]
+        return self.may_be_prefix and (_CJK_RUN.fullmatch(last) is not None
+                                       or len(last) >= PREFIX_MIN)
+
+    def words_expr(self, prefix: bool | None = None) -> str:
+        """The FTS5 phrase; `prefix` (default: self.prefix) makes its last
+        token a prefix (a short word that is no word of its own, e.g. "aut")."""
         phrase = '"' + " ".join(self.tokens) + '"'
-        return phrase + "*" if self.prefix else phrase
+        return phrase + "*" if (self.prefix if prefix is None else prefix) else phrase
 
     def trigram_expr(self) -> str | None:
         text = self.raw.strip()
