@@ -599,3 +599,14 @@ def test_a_short_partial_word_is_a_prefix_when_it_is_no_word(memory: Memory) -> 
     put(memory, "pyproject metadata", "notes")
     assert ids(find(memory, "aut")) == [auth]  # no word "aut": a prefix
     assert ids(find(memory, "py")) == [py]  # a word of its own: exact
+
+
+def test_shown_superseded_memory_ranks_below_its_replacement(memory: Memory) -> None:
+    old = memory.save("lease renewal lease renewal timing", "lease renewal").observation
+    new = memory.save("renewal timing now lives in the node", "node timing",
+                      supersedes=[old.observation_id]).observation
+    result = find(memory, "lease renewal timing", include_superseded=True, explain=True)
+    assert ids(result) == [new.observation_id, old.observation_id]
+    why = result.hits[1].explanation
+    assert why is not None and why.factors["superseded"] == 0.5
+    assert "superseded" not in result.hits[0].explanation.factors  # type: ignore[union-attr]

@@ -162,7 +162,7 @@ def _explain(score: float, parts: dict[int, float], terms: list[Term], row: sqli
              q: SearchQuery, now: float) -> Explanation:
     shares = {t.label: round(parts.get(i, 0.0), 6) for i, t in enumerate(terms)}
     factors = boost_parts(row["importance"], row["created_ts"], row["project"], now,
-                          q.boost_project)
+                          q.boost_project, bool(row["is_superseded"]))
     return Explanation(shares, factors, sum(parts.values()), score)
 
 
@@ -177,7 +177,7 @@ def _run_text(db: sqlite3.Connection, q: SearchQuery, scope: ReaderScope, terms:
         params["boost_project"] = q.boost_project
     where = " AND ".join(filter_sql(q, scope, params))
     boosting = q.boost_project is not None
-    boost = boost_sql(boosting)
+    boost = boost_sql(boosting, q.include_superseded)
     if exhaustive or any(s.table != "obs_words" for s in sources):
         ranking, _ = exhaustive_rank(db, sources, where, boost, params)
     else:

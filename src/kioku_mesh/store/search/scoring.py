@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 
+from .filters import SUPERSEDED_SQL
+
 # Column weights: subject, summary, content, tags, project (and the row key,
 # which must weigh nothing). Measured on the public relevance set: ADR 0012.
 WEIGHTS = (3.0, 2.0, 1.0, 2.0, 1.0)
@@ -29,10 +31,13 @@ IMPORTANCE_MAX = IMPORTANCE_BASE + IMPORTANCE_STEP * 5
 RECENCY_FLOOR = 0.8  # a very old memory keeps 80% of its score
 RECENCY_SCALE_S = 90 * 86400.0  # ... and one 90 days old 90%
 PROJECT_BOOST = 1.25
+# A replaced memory, shown only when asked for, ranks below what replaced it.
+SUPERSEDED_FACTOR = 0.5
 
 
-def boost_sql(boost_project: bool) -> str:
-    """SQL for boost(o): needs :now (and :boost_project when asked)."""
+def boost_sql(boost_project: bool, superseded: bool = False) -> str:
+    """SQL for boost(o): needs :now (and :boost_project when asked);
+    `superseded`: replaced memories can be among the rows."""
     sql = (
         f"({IMPORTANCE_BASE} + {IMPORTANCE_STEP} * min(max(o.importance, 1), 5)) * "
         f"({RECENCY_FLOOR} + {1 - RECENCY_FLOOR} / "
@@ -40,17 +45,22 @@ def boost_sql(boost_project: bool) -> str:
     )
     if boost_project:
         sql += f" * (CASE WHEN o.project = :boost_project THEN {PROJECT_BOOST} ELSE 1.0 END)"
+    if superseded:
+        sql += f" * (CASE WHEN {SUPERSEDED_SQL} THEN {SUPERSEDED_FACTOR} ELSE 1.0 END)"
     return sql
 
 
 def boost_parts(importance: int, created_ts: float, project: str, now: float,
-                boost_project: str | None) -> dict[str, float]:
+                boost_project: str | None, superseded: bool = False) -> dict[str, float]:
     """The factors of boost_sql, computed in Python (for explanations)."""
     imp = IMPORTANCE_BASE + IMPORTANCE_STEP * min(max(importance, 1), 5)
     age = max(0.0, now - created_ts)
     rec = RECENCY_FLOOR + (1 - RECENCY_FLOOR) / (1.0 + age / RECENCY_SCALE_S)
     proj = PROJECT_BOOST if boost_project is not None and project == boost_project else 1.0
-    return {"importance": imp, "recency": rec, "project": proj}
+    parts = {"importance": imp, "recency": rec, "project": proj}
+    if superseded:
+        parts["superseded"] = SUPERSEDED_FACTOR
+    return parts
 
 
 def max_boost(max_importance: int | None, newest_ts: float | None, now: float,
