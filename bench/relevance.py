@@ -179,6 +179,24 @@ def steps(data: Path, query_field: str) -> list[tuple[str, dict]]:
     return out
 
 
+def results(data: Path | None = None) -> list[dict]:
+    """The floor and ours, on both query fields (for run_all.py)."""
+    data = data or data_dir()
+    return [r for field in ("query", "query_short") for r in (floor(data, field),
+                                                              run(data, field))]
+
+
+def table(rows: list[dict]) -> str:
+    out = ["| system | query field | MRR@10 | R@5 | attrs MRR@10 | poetry MRR@10 |",
+           "|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        by = r["by_project"]
+        out.append(f"| {r['system']} | {r['query_field']} | {r['mrr@10']:.4f} | "
+                   f"{r['recall@5']:.4f} | {by['attrs']['mrr@10']:.4f} | "
+                   f"{by['poetry']['mrr@10']:.4f} |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--data", type=Path, default=data_dir())

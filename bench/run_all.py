@@ -27,6 +27,7 @@ import bench_open
 import bench_save
 import bench_search
 import common
+import relevance
 
 
 @dataclass
@@ -101,6 +102,12 @@ def report(plan: Plan, res: dict[str, Any], argv: list[str]) -> str:
         "",
         bench_save.table(res["save"]),
         "",
+        "## Search relevance (public set, library API, defaults)",
+        "",
+        f"Command: `{py}/relevance.py` (ADR 0012: at least the floor + 0.03)",
+        "",
+        relevance.table(res["relevance"]),
+        "",
         "## In-process search latency",
         "",
         f"Command: `{py}/bench_search.py --sizes {','.join(map(str, plan.search_sizes))} "
@@ -166,6 +173,8 @@ def main(argv: list[str]) -> int:
     ]
     log("store open:")
     res["open"] = [bench_open.bench_open(n, plan.open_reps, log) for n in plan.open_sizes]
+    log("search relevance (public set):")
+    res["relevance"] = relevance.results()
     log("in-process search:")
     res["search"] = [
         bench_search.bench_search(n, plan.search_rounds, log) for n in plan.search_sizes
