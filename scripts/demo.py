@@ -71,7 +71,7 @@ def main() -> int:
         run("codex", "search", "cents")
         say("CI fails with a flaky test; Codex asks the memory before debugging from scratch.")
         run("codex", "search", "flaky refund")
-        hit = json.loads(run("codex", "search", "flaky refund", "--json", show=False))[0]
+        hit = json.loads(run("codex", "search", "flaky refund", "--json", show=False))["hits"][0]
         say(f"The answer came from {hit['agent_family']}/{hit['client_id']} in session "
             f"{hit['session_id']}. Codex reads the whole record by its short id.")
         run("codex", "get-memory", hit["observation_id"][:8])

@@ -69,7 +69,7 @@ def run_mesh_act(cli: str, base: dict[str, str], root: str, say: Callable[[str],
 
     def count(host: str, query: str) -> int:
         out = cli_run(host, ("codex", "codex-cli"), "search", query, "--json", show=False)
-        return len(json.loads(out))
+        return len(json.loads(out)["hits"])
 
     claude, codex = ("claude", "claude-code"), ("codex", "codex-cli")
     try:

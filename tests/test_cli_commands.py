@@ -68,7 +68,9 @@ def test_every_command_works_without_init_and_with_init_local(km, setup, tmp_pat
     assert a in km.run("get", a[:8], check=True).stdout
     assert "Alpha subject" in km.run("recall", check=True).stdout
     assert f"deleted {b}" in km.run("delete", b, check=True).stdout
-    assert "removed 1 memories" in km.run("gc", "--retention-days", "0", check=True).stdout
+    assert "would remove 1 memory" in km.run("gc", "--retention-days", "0", check=True).stdout
+    assert "removed 1 memory for good" in km.run("gc", "--retention-days", "0", "--yes",
+                                                 check=True).stdout
     assert c in km.run("purge", c, check=True).stdout
     info = status(km)
     assert info["mode"] == "local"
@@ -239,7 +241,7 @@ def test_search_text_markdown_and_json_formats(km):
     md = km.run("search", "zenoh", "--format", "markdown", check=True).stdout
     assert "### Zenoh gossip" in md and f"`{a['observation_id'][:12]}`" in md
     assert "Tags: `mesh`, `net`" in md
-    as_format = json.loads(km.run("search", "zenoh", "--format", "json", check=True).stdout)
+    as_format = json.loads(km.run("search", "zenoh", "--format", "json", check=True).stdout)["hits"]
     as_flag = search_json(km, "zenoh")
     assert as_format == as_flag == [a]
     for obj in as_flag:
@@ -297,8 +299,10 @@ def test_search_says_when_no_memory_has_every_term(km):
     assert res.stdout.startswith("No memory has every term")
     assert oid[:12] in res.stdout
     res = km.run("search", "kafka zeppelin", "--json", check=True)
-    assert [o["observation_id"] for o in json.loads(res.stdout)] == [oid]
-    assert "no memory matched every term" in res.stderr
+    data = json.loads(res.stdout)
+    assert [o["observation_id"] for o in data["hits"]] == [oid]
+    assert data["match"] == "any"  # the notice is a field: a script sees it too
+    assert json.loads(km.run("search", "kafka rebalance", "--json", check=True).stdout)["match"] == "all"
     # When every term matches there is no fallback message.
     res = km.run("search", "kafka rebalance", check=True)
     assert "matched every term" not in res.stdout + res.stderr
@@ -326,7 +330,7 @@ def test_search_no_match_exits_zero(km):
     res = km.run("search", "nonexistentword")
     assert res.returncode == 0 and res.stdout == "no matching memories\n" and res.stderr == ""
     res = km.run("search", "nonexistentword", "--json")
-    assert res.returncode == 0 and json.loads(res.stdout) == []
+    assert res.returncode == 0 and json.loads(res.stdout)["hits"] == []
     empty = km.run("search", "--format", "markdown")
     assert empty.returncode == 0
 
@@ -435,7 +439,7 @@ def test_recall_respects_max_chars(km):
 
 def test_recall_on_empty_store(km):
     res = km.run("recall", check=True)
-    assert res.stdout == "no memories to recall yet\n"
+    assert res.stdout.startswith("no memories on this host yet")
 
 
 # ---------------------------------------------------------------------- delete
@@ -467,15 +471,16 @@ def test_bulk_delete_dry_run_refusal_and_yes(km):
     before = counts(km)
 
     dry = km.run("delete", "--project", "one", "--dry-run", input="", check=True)
-    assert dry.stdout.startswith("would delete 3 memories")
-    assert all(i in dry.stdout for i in p1) and p2 not in dry.stdout
+    assert dry.stdout.startswith("would delete 3 memories\n")
+    assert all(f"{i[:12]}  P1 " in dry.stdout for i in p1) and p2[:12] not in dry.stdout
     dry_json = json.loads(km.run("delete", "-p", "one", "--dry-run", "--json", input="",
                                  check=True).stdout)
     assert dry_json["dry_run"] is True and set(dry_json["deleted"]) == set(p1)
     assert counts(km) == before
 
-    refused = km.run("delete", "--project", "one", input="y\n")
-    assert_one_line_error(refused, 2, contains="--yes")
+    # Without --yes (and no terminal to ask on) it shows what it would do and how.
+    preview = km.run("delete", "--project", "one", input="y\n", check=True)
+    assert preview.stdout.startswith("would delete 3 memories (add --yes to go ahead)\n")
     assert counts(km) == before
 
     res = km.run("delete", "--project", "one", "--yes", input="", check=True)
@@ -503,7 +508,7 @@ def test_bulk_delete_by_pc_id_since_until(km):
     km.run("delete", "--since", second["created_at"], "--yes", input="", check=True)
     assert search_ids(km) == [first["observation_id"]]
     res = km.run("delete", "--since", "1h", "--yes", input="", check=True)
-    assert res.stdout == "deleted 1 memories\n"
+    assert res.stdout == "deleted 1 memory\n"
     assert search_ids(km) == []
 
 
@@ -516,13 +521,15 @@ def test_gc_retention_days_removes_tombstoned_rows(km):
     km.run("delete", dead, check=True)
     # A recent tombstone is kept under any real retention.
     assert "would remove 0" in km.run("gc", "--retention-days", "30", "--dry-run").stdout
-    assert km.run("gc", "--retention-days", "30", check=True).stdout == (
-        "removed 0 memories for good\n")
+    assert km.run("gc", "--retention-days", "30", "--yes", check=True).stdout.startswith(
+        "removed 0 memories for good")
     dry = json.loads(km.run("gc", "--retention-days", "0", "--dry-run", "--json",
                             check=True).stdout)
     assert dry == {"ids": [dead], "executed": False}
     assert counts(km)["total"] == 2
-    out = json.loads(km.run("gc", "--retention-days", "0", "--json", check=True).stdout)
+    preview = json.loads(km.run("gc", "--retention-days", "0", "--json", check=True).stdout)
+    assert preview == {"ids": [dead], "executed": False}  # like every destructive command
+    out = json.loads(km.run("gc", "--retention-days", "0", "--yes", "--json", check=True).stdout)
     assert out == {"ids": [dead], "executed": True}
     c = counts(km)
     assert (c["total"], c["live"], c["tombstones"], c["purged_ids"]) == (1, 1, 0, 1)
@@ -530,13 +537,14 @@ def test_gc_retention_days_removes_tombstoned_rows(km):
     assert search_ids(km, "--include-hidden") == [live]
 
 
-def test_gc_by_pc_id_is_a_dry_run_unless_execute(km):
+def test_gc_by_pc_id_is_a_dry_run_unless_yes(km):
     foreign_pc = "e" * 32
     km.run("import", "-", input=_foreign_line("From elsewhere", foreign_pc) + "\n", check=True)
     mine = save_id(km, "mine to keep", "Mine")
     before = counts(km)
     res = km.run("gc", "--by-pc-id", foreign_pc, check=True)
-    assert res.stdout == "would remove 1 memories (add --execute to remove them)\n"
+    assert res.stdout.startswith("would remove 1 memory (add --yes to go ahead)\n")
+    assert "From elsewhere" in res.stdout
     assert counts(km) == before
     out = json.loads(km.run("gc", "--by-pc-id", foreign_pc, "--execute", "--json",
                             check=True).stdout)
@@ -647,6 +655,7 @@ def _run_in_pty(km, *args: str, extra_env: dict[str, str] | None = None,
 def test_bulk_delete_asks_on_a_terminal(km):
     ids = [save_id(km, f"terminal item {i}", f"T {i}", "-p", "tty") for i in range(2)]
     code, out = _run_in_pty(km, "delete", "-p", "tty", typed=b"n\n")
+    assert "would delete 2 memories" in out and "T 0" in out
     assert "Delete 2 memories? [y/N]" in out and "nothing deleted" in out
     assert code == 1 and counts(km)["tombstoned"] == 0
     code, out = _run_in_pty(km, "delete", "-p", "tty", typed=b"y\n")

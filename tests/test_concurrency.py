@@ -69,7 +69,7 @@ def test_eight_library_writers_at_once(km):
     assert integrity(km) == "ok"
     # Every worker's memories are searchable through the index as well.
     res = km.run("search", "--project", "proj-w3", "-n", "1000", "--json", check=True)
-    assert len(json.loads(res.stdout)) == PER_WORKER
+    assert len(json.loads(res.stdout)["hits"]) == PER_WORKER
 
 
 def test_concurrent_cli_saves(km):
@@ -115,7 +115,7 @@ def test_cli_readers_and_writers_together(km):
         while any(w.poll() is None for w in writers) and time.monotonic() < deadline:
             res = km.run("search", "seed", "--json")
             assert res.returncode == 0 and "locked" not in res.stderr, res.stderr
-            seen.append(json.loads(res.stdout)[0]["subject"])
+            seen.append(json.loads(res.stdout)["hits"][0]["subject"])
         results = [w.communicate(timeout=60) for w in writers]
     finally:
         _stop_all(writers)

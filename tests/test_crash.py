@@ -81,7 +81,7 @@ def test_sigkill_mid_burst_loses_no_acknowledged_save(km):
     assert km.run("doctor").returncode == 0
     assert counts(km)["live"] == len(stored)
     found = km.run("search", "-t", "crash,one", "-n", "100000", "--json", check=True)
-    assert set(first) <= {o["observation_id"] for o in json.loads(found.stdout)}
+    assert set(first) <= {o["observation_id"] for o in json.loads(found.stdout)["hits"]}
     last = km.run("get", second[-1], "--json", check=True)
     assert json.loads(last.stdout)["subject"].startswith("two ")
     # And it still takes writes.

@@ -12,7 +12,6 @@ from cli_helpers import (
     counts,
     save,
     save_id,
-    search_ids,
     search_json,
     status,
     with_env,
@@ -26,7 +25,7 @@ FOREIGN = {
     "summary": "A peer with fields we do not know.",
     "project": "remote",
     "tags": ["peer", "future"],
-    "memory_type": "hypothesis",  # unknown type: stored as note, given back as is
+    "memory_type": "decision",
     "importance": 3,
     "agent_family": "gemini",
     "client_id": "gemini-cli",
@@ -35,7 +34,7 @@ FOREIGN = {
     "source_files": ["lib/x.rs"],
     "references": ["#1"],
     "supersedes": [],
-    "visibility": "galaxy",  # unknown tier: kept for the wire
+    "visibility": "mesh",
     "scope_id": "",
     "expires_at": "",
     "x_future_field": {"nested": [1, 2, {"deep": True}], "n": None},
@@ -125,15 +124,28 @@ def test_lines_without_an_id_get_one(km):
     assert got[2]["subject"] == "No subject, only content."
 
 
-def test_unknown_fields_and_values_are_kept_and_exported(km):
+def test_unknown_fields_are_kept_and_exported(km):
     _import(km, json.dumps(FOREIGN, ensure_ascii=False) + "\n")
     (exported,) = _export(km)
     assert exported == FOREIGN
-    # Locally the unknown type reads as a note; on the way out it is the original.
-    assert search_ids(km, "--memory-type", "note") == [FOREIGN["observation_id"]]
     (shown,) = search_json(km, "peer")
     assert shown["x_future_field"] == FOREIGN["x_future_field"]
-    assert shown["memory_type"] == "hypothesis"
+
+
+def test_import_checks_values_like_save(km):
+    """Unknown fields ride along, but values are checked as strictly as a save:
+    an import is this host writing (only peers' records get the tolerant read)."""
+    bad = {"created_at": "garbage", "memory_type": "weird", "visibility": "galaxy",
+           "expires_at": "someday", "project": "has spaces", "importance": 0}
+    lines = [json.dumps({**FOREIGN, "observation_id": f"{i:032x}", field: value})
+             for i, (field, value) in enumerate(bad.items(), start=1)]
+    res = _import(km, "\n".join(lines) + "\n", check=False)
+    assert res.returncode == 1 and res.stdout.startswith("imported 0 new memories")
+    errors = res.stderr.splitlines()
+    assert len(errors) == len(bad)
+    for number, (line, field) in enumerate(zip(errors, bad, strict=True), start=1):
+        assert line.startswith(f"line {number}: ") and field in line, line
+    assert _export(km) == []
 
 
 def test_bad_lines_are_reported_by_number_and_good_lines_kept(km, tmp_path):

@@ -217,7 +217,7 @@ def _state_dir_is_a_file(km) -> None:
     (_corrupt_store, "cannot open store"),
     (_corrupt_pc_id, "pc_id"),
     (_pc_id_is_a_directory, "pc_id"),
-    (_state_dir_is_a_file, "cannot open store"),
+    (_state_dir_is_a_file, "is a file, not a directory"),
 ])
 def test_unusable_setup_exits_with_one_stderr_line(km, breakage, word):
     breakage(km)

@@ -267,7 +267,7 @@ def test_cli_save_redacts_and_says_so_on_stderr(km):
     out = json.loads(proc.stdout)
     assert out["redactions"] == [{"kind": "github_token", "field": "content", "count": 1}]
     oid = out["observation_id"]
-    hits = json.loads(km.run("search", "Release push", "--json", check=True).stdout)
+    hits = json.loads(km.run("search", "Release push", "--json", check=True).stdout)["hits"]
     assert hits[0]["content"] == "Release job pushes with GITHUB_TOKEN=[REDACTED:github_token]"
     got = km.run("get-memory", oid, "--json", check=True).stdout
     assert "[REDACTED:github_token]" in got and GHP not in got
@@ -281,7 +281,7 @@ def test_cli_allow_secrets_keeps_the_token(km):
     proc = _save(km, f"Fixture token {GHP}", "-s", "Fixture", "--allow-secrets", "--json", check=True)
     assert json.loads(proc.stdout)["redactions"] == []
     assert "redacted" not in proc.stderr
-    hits = json.loads(km.run("search", "Fixture", "--json", check=True).stdout)
+    hits = json.loads(km.run("search", "Fixture", "--json", check=True).stdout)["hits"]
     assert GHP in hits[0]["content"]
 
 
@@ -298,7 +298,7 @@ def test_cli_config_allowlist_keeps_the_token(km):
 def test_cli_stdin_content_is_redacted_too(km):
     proc = _save(km, "-", "-s", "From stdin", input="db: postgres://app:Zq8-pw!x@db/app\n", check=True)
     assert "connection_string in content" in proc.stderr
-    hits = json.loads(km.run("search", "stdin", "--json", check=True).stdout)
+    hits = json.loads(km.run("search", "stdin", "--json", check=True).stdout)["hits"]
     assert hits[0]["content"] == "db: postgres://app:[REDACTED:connection_string]@db/app\n"
 
 

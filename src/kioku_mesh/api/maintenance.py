@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..store.search import EXPIRED_SQL, SUPERSEDED_SQL, TOMBSTONED_SQL
@@ -95,11 +95,26 @@ def _mesh_status(mem: Memory) -> dict[str, Any]:
     return out
 
 
+def run_doctor() -> list[Check]:
+    """Every check, also when the config cannot be read (that is then the finding)."""
+    from ..core.config import load_settings
+    from ..core.errors import ConfigError
+
+    try:
+        settings = load_settings(warn=False)
+    except ConfigError as exc:
+        return [Check("config", False, f"{exc}; fix it, nothing else can be checked until then")]
+    with Memory(settings) as mem:
+        return doctor(mem)
+
+
 def doctor(mem: Memory) -> list[Check]:
     checks: list[Check] = []
     s = mem.settings
     checks.append(Check("config", True, f"mode {s.mode}; config {s.config_path}"
                         + ("" if s.config_path.exists() else " (not created: defaults in use)")))
+    for problem in s.problems:
+        checks.append(Check("config", False, str(problem)))
     try:
         s.state_dir.mkdir(parents=True, exist_ok=True)
         probe = s.state_dir / ".doctor-probe"
@@ -168,9 +183,22 @@ def _mesh_checks(mem: Memory) -> list[Check]:
 class GcReport:
     ids: list[str]
     executed: bool
+    # (id, subject) of each, for the preview; a deletion whose memory this host
+    # never held has no subject.
+    items: list[tuple[str, str]] = field(default_factory=list)
 
 
-def gc_retention(mem: Memory, retention_days: float, *, execute: bool = True) -> GcReport:
+def _items(mem: Memory, ids: list[str]) -> list[tuple[str, str]]:
+    subjects = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        subjects.update(mem.store.db.execute(
+            f"SELECT id, subject FROM observations WHERE id IN ({marks})", chunk).fetchall())
+    return [(oid, subjects.get(oid, "(a deletion record only)")) for oid in ids]
+
+
+def gc_retention(mem: Memory, retention_days: float, *, execute: bool = False) -> GcReport:
     """Physically drop tombstoned and expired memories older than the retention."""
     from ..core.errors import ValidationError
 
@@ -189,13 +217,16 @@ def gc_retention(mem: Memory, retention_days: float, *, execute: bool = True) ->
             {"cut": cutoff},
         )
     ]
+    items = _items(mem, ids)
     if execute and ids:
         mem.store.purge(ids, f"gc retention {retention_days}d")
-    return GcReport(ids, execute)
+    return GcReport(ids, execute, items)
 
 
-def gc_by_pc(mem: Memory, pc_id: str, *, execute: bool) -> GcReport:
+def gc_by_pc(mem: Memory, pc_id: str, *, execute: bool = False) -> GcReport:
+    pc_id = mem.resolve_pc_id(pc_id)
     ids = [r[0] for r in mem.store.db.execute("SELECT id FROM observations WHERE pc_id = ?", (pc_id,))]
+    items = _items(mem, ids)
     if execute and ids:
         mem.store.purge(ids, f"gc by pc_id {pc_id}")
-    return GcReport(ids, execute)
+    return GcReport(ids, execute, items)

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.config import Settings, load_settings
-from ..core.errors import NotFoundError, ValidationError
+from ..core.errors import (
+    AmbiguousIdError,
+    ConfigError,
+    KiokuError,
+    NotFoundError,
+    StoreError,
+    ValidationError,
+)
 from ..core.identity import Identity, resolve_identity
 from ..core.models import (
     MEMORY_TYPES,
@@ -47,6 +55,8 @@ class SaveResult:
     similar: list[Similar] = field(default_factory=list)
     # Secrets replaced by [REDACTED:<kind>] before storing: kind, field, count (never the secret).
     redactions: list[Redaction] = field(default_factory=list)
+    # Key-shaped documentation placeholders left as they are (AKIAIOSFODNN7EXAMPLE).
+    placeholders: list[str] = field(default_factory=list)
     # `supersedes` entries in another scope: kept, but they hide nothing (ADR 0013).
     ignored_supersedes: list[str] = field(default_factory=list)
 
@@ -136,14 +146,39 @@ class Memory:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store.open(self.settings.db_path, synchronous=self.settings.synchronous)
+            try:
+                self._store = Store.open(self.settings.db_path,
+                                         synchronous=self.settings.synchronous)
+            except StoreError as exc:
+                raise self._unusable_state_dir(exc) from None
         return self._store
 
     @property
     def identity(self) -> Identity:
         if self._identity is None:
-            self._identity = resolve_identity(self.settings)
+            try:
+                self._identity = resolve_identity(self.settings)
+            except (OSError, ConfigError) as exc:
+                raise self._unusable_state_dir(exc) from None
         return self._identity
+
+    def _unusable_state_dir(self, exc: Exception) -> KiokuError:
+        """Say which directory is wrong and how to pick another, not just errno."""
+        state = self.settings.state_dir
+        blocker = next((p for p in (state, *state.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            why = f"{blocker} is a file, not a directory"
+        elif blocker is not None and not os.access(blocker, os.W_OK | os.X_OK):
+            why = f"no permission to write in {blocker}"
+        elif isinstance(exc, KiokuError) and "state dir" not in str(exc) and state.is_dir() \
+                and os.access(state, os.W_OK):
+            return exc  # the directory is fine: the store itself is the problem
+        elif isinstance(exc, OSError) and exc.strerror:
+            why = f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+        else:
+            why = str(exc)
+        return StoreError(f"cannot use the state dir {state}: {why}; set KIOKU_MESH_STATE_DIR "
+                          "(or state_dir in the config) to a directory you can write")
 
     @property
     def reader_scope(self) -> ReaderScope:
@@ -195,7 +230,7 @@ class Memory:
             content=content,
             subject=subject.strip(),
             summary=summary.strip() if summary else "",
-            project=(project or "").strip(),
+            project=(project or self.settings.project).strip(),
             tags=split_list(tags),
             memory_type=(memory_type or "note").strip().lower(),
             importance=importance,
@@ -211,10 +246,12 @@ class Memory:
             expires_at=self._expiry(now, ttl_sec, expires_at),
         )
         redactions: list[Redaction] = []
+        kept: list[str] = []
         if not allow_secrets:
-            from ..core.redact import redact_observation  # compiles its rules: only saves pay
+            from ..core.redact import placeholders, redact_observation  # compiles its rules
 
             obs, redactions = redact_observation(obs, self.redaction_allowlist)
+            kept = placeholders([obs.subject, obs.summary, obs.content])
         if not obs.summary:  # derived after redaction, so it cannot carry a secret back
             obs.summary = derive_summary(obs.content)
         validate_new(obs, self.settings.limits)
@@ -222,7 +259,7 @@ class Memory:
         self.store.add_observation(obs, origin="local")
         ignored = links.ignored_supersedes(self.store.db, obs.observation_id) if obs.supersedes else []
         return SaveResult(obs, scope_label(obs.visibility, obs.scope_id), similar, redactions,
-                          ignored)
+                          ignored_supersedes=ignored, placeholders=kept)
 
     @property
     def redaction_allowlist(self) -> Allowlist:
@@ -286,8 +323,22 @@ class Memory:
     # --------------------------------------------------------------- read
 
     def search(self, query: SearchQuery) -> SearchResult:
+        """Search with every input checked first: a filter that cannot mean
+        anything is an error, never an unfiltered or empty answer."""
         if query.limit <= 0:
             raise ValidationError("limit must be a positive number")
+        if query.text.strip() and not any(c.isalnum() for c in query.text):
+            raise ValidationError(
+                f"query {query.text!r} has no letters or digits to search for: give a word, "
+                "or no query at all to list memories"
+            )
+        if query.since is not None and query.until is not None and query.since > query.until:
+            raise ValidationError(
+                f"since ({format_ts(query.since)}) is after until ({format_ts(query.until)}): "
+                "nothing can match; swap them (since is the older time)"
+            )
+        if query.pc_id:
+            query = replace(query, pc_id=self.resolve_pc_id(query.pc_id))
         for mt in query.memory_types:
             if mt not in MEMORY_TYPES:
                 raise ValidationError(
@@ -299,6 +350,29 @@ class Memory:
                     f"invalid visibility {tier!r}: choose mesh, user, team or legacy"
                 )
         return search(self.store.db, query, self.reader_scope)
+
+    def resolve_pc_id(self, text: str) -> str:
+        """A host's full pc_id from itself or a unique prefix (displays show 8
+        characters), among the hosts this store holds memories from."""
+        prefix = text.strip().lower()
+        if not prefix:
+            raise ValidationError("pc_id must not be empty")
+        rows = self.store.db.execute(
+            "SELECT DISTINCT pc_id FROM observations WHERE pc_id >= ? AND pc_id < ? LIMIT 3",
+            (prefix, prefix + "\U0010ffff"),
+        ).fetchall()
+        found = [str(r[0]) for r in rows]
+        if prefix in found or not found:
+            # A full id with no memories yet filters to nothing, as it should.
+            if not found and len(prefix) < 32:
+                raise NotFoundError(f"no memories from a host whose pc_id starts with {text!r}")
+            return prefix
+        if len(found) > 1:
+            raise AmbiguousIdError(
+                f"pc_id prefix {text!r} matches several hosts ({', '.join(f[:12] for f in found)}"
+                f"{', ...' if len(found) > 2 else ''}): give more characters"
+            )
+        return found[0]
 
     def get(self, id_or_prefix: str, *, include_hidden: bool = False) -> MemoryView:
         oid = self.store.resolve_id(id_or_prefix)
@@ -344,12 +418,35 @@ class Memory:
         limit: int = 40,
         max_chars: int = 4000,
     ) -> RecallPack:
+        """`project` None means the configured default project (project file);
+        "" means every project."""
         from .recall import build_pack
 
+        if project is None:
+            project = self.settings.project or None
         result = self.search(
-            SearchQuery(text=query, project=project, memory_types=list(memory_types), limit=limit)
+            SearchQuery(text=query, project=project or None, memory_types=list(memory_types),
+                        limit=limit)
         )
-        return build_pack(result, max_chars=max_chars)
+        pack = build_pack(result, max_chars=max_chars)
+        if not pack.included:
+            pack.empty_note = self._why_empty(query, project, memory_types)
+        return pack
+
+    def _why_empty(self, query: str, project: str | None, memory_types: Sequence[str]) -> str:
+        from .projects import project_counts
+
+        counts = project_counts(self)
+        if not counts:
+            return "no memories on this host yet: save one (kioku-mesh save / save_observation)"
+        if project and project not in counts:
+            known = ", ".join(sorted((p for p in counts if p), key=lambda p: -counts[p])[:8])
+            return (f"no memories in project {project!r}; projects here: {known or '(none named)'}"
+                    " (check the spelling, or recall without a project)")
+        what = " and ".join(filter(None, [f"project {project!r}" if project else "",
+                                          "type " + ",".join(memory_types) if memory_types else "",
+                                          f"query {query!r}" if query else ""]))
+        return f"no memories match {what or 'these filters'}; widen the filters or search instead"
 
     # ------------------------------------------------------------- delete
 

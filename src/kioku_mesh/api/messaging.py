@@ -146,6 +146,18 @@ class Messenger:
             return [found]
         return store_msgs.sent_by(self.mem.store, self.session_id, self.agent_id, limit)
 
+    def queued_note(self) -> str:
+        """What "queued" (not yet handed to the mesh) means on this host right now."""
+        from ..mesh.status import read_status
+
+        node = read_status(self.mem.settings.state_dir)
+        if node and node["running"]:
+            return "queued here; the running node sends it shortly"
+        if self.mem.settings.mode == "local":
+            return ("kept on this host (local mode: agents here see it; to reach other hosts "
+                    "set up the mesh, see `kioku-mesh init --help`)")
+        return "queued here: the mesh node is not running (start it: kioku-mesh node run)"
+
     def who(self) -> list[dict[str, object]]:
         """Sessions online: those running here, then those the node sees elsewhere."""
         from ..mesh.status import read_status

@@ -22,6 +22,8 @@ class RecallPack:
     included: int = 0
     omitted: int = 0
     match: str = "browse"
+    # When nothing is included: why, and what to do (shown instead of the pack).
+    empty_note: str = ""
 
 
 def _line(obs: Observation) -> str:

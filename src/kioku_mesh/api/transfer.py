@@ -1,7 +1,9 @@
 """Export to and import from JSONL in the wire format.
 
 Import is idempotent by observation_id, keeps unknown fields, reports bad
-lines by number and keeps the good ones. A line shaped like a tombstone
+lines by number and keeps the good ones. A line is checked as strictly as a
+save (it is this host writing it) and its secrets are redacted the same way:
+only records arriving from peers get the tolerant read (ADR 0002, 0014). A line shaped like a tombstone
 (observation_id + deleted_at, no content) is imported as a tombstone.
 """
 
@@ -18,9 +20,9 @@ from ..core.models import (
     STR_FIELDS,
     Observation,
     Tombstone,
-    check_text,
     derive_summary,
     new_id,
+    validate_new,
 )
 from ..core.timeutil import now_wire
 from .memory import Memory
@@ -39,6 +41,9 @@ class ImportReport:
     tombstones: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
     lines: int = 0
+    # Secrets replaced on the way in: kind -> count, and in how many memories.
+    redactions: dict[str, int] = field(default_factory=dict)
+    redacted_memories: int = 0
 
 
 def export_lines(mem: Memory, *, include_tombstones: bool = True) -> Iterator[str]:
@@ -68,7 +73,11 @@ def _check_types(data: dict[str, Any]) -> None:
         raise ValidationError("importance must be an integer from 1 to 5")
 
 
-def parse_line(mem: Memory, text: str) -> Observation | Tombstone:
+def parse_line(mem: Memory, text: str, *, allow_secrets: bool = False,
+               report: ImportReport | None = None) -> Observation | Tombstone:
+    """One import line as a record to store: checked like a save (values,
+    times, sizes) and with secrets redacted unless `allow_secrets`; fields
+    this version does not know ride along (ADR 0002)."""
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -87,25 +96,29 @@ def parse_line(mem: Memory, text: str) -> Observation | Tombstone:
     if _is_tombstone(data):
         return Tombstone.from_wire(data)
     _check_types(data)
+    data = dict(data)
     if not data.get("observation_id"):
-        # A new memory written by hand: it gets an id and our identity.
-        ident = mem.identity
-        data = dict(data)
+        # A new memory written by hand: it gets an id and, unless it says, mesh visibility.
         data["observation_id"] = new_id()
-        data.setdefault("created_at", now_wire())
-        for name in ("agent_family", "client_id", "pc_id", "session_id"):
-            data.setdefault(name, getattr(ident, name))
         data.setdefault("visibility", "mesh")
+    # What a hand-written line leaves out is filled in as a save would.
+    ident = mem.identity
+    data.setdefault("created_at", now_wire())
+    data.setdefault("memory_type", "note")
+    for name in ("agent_family", "client_id", "pc_id", "session_id"):
+        data.setdefault(name, getattr(ident, name))
     obs = Observation.from_wire(data)
-    for name in ("content", "subject", "summary", "project"):
-        check_text(name, getattr(obs, name))
-    if not obs.subject.strip() and not obs.content.strip():
-        raise ValidationError("needs a subject or content")
-    if not obs.subject.strip():
+    if not obs.subject.strip() and obs.content.strip():
         obs.subject = derive_summary(obs.content, 80)
-    size = len(obs.content.encode("utf-8"))
-    if size > mem.settings.limits.max_content_bytes:
-        raise ValidationError(f"content is {size} bytes, over the limit")
+    if not allow_secrets:
+        from ..core.redact import redact_observation
+
+        obs, found = redact_observation(obs, mem.redaction_allowlist)
+        if found and report is not None:
+            report.redacted_memories += 1
+            for r in found:
+                report.redactions[r.kind] = report.redactions.get(r.kind, 0) + r.count
+    validate_new(obs, mem.settings.limits, imported=True)
     return obs
 
 
@@ -114,6 +127,7 @@ def import_lines(
     lines: Iterable[str | bytes],
     *,
     progress: Callable[[int], None] | None = None,
+    allow_secrets: bool = False,
 ) -> ImportReport:
     report = ImportReport()
     obs_batch: list[Observation] = []
@@ -142,7 +156,7 @@ def import_lines(
         if not text.strip():
             continue
         try:
-            item = parse_line(mem, text)
+            item = parse_line(mem, text, allow_secrets=allow_secrets, report=report)
         except ValidationError as exc:
             report.errors.append((number, str(exc)))
             continue

@@ -121,20 +121,24 @@ def cmd_save(args: argparse.Namespace) -> int:
 
         print(f"note: redacted {describe(result.redactions)}; "
               "save with --allow-secrets to keep them", file=sys.stderr)
+    for value in result.placeholders:
+        print(f"note: {value} looks like a documentation placeholder, kept as is",
+              file=sys.stderr)
     if _fmt(args) == "json":
         dump_json({"observation_id": obs.observation_id, "scope": result.scope,
                    "observation": obs.to_wire(),
                    "similar": [vars(s) for s in result.similar],
                    "redactions": [r.to_dict() for r in result.redactions],
-                   "ignored_supersedes": result.ignored_supersedes})
+                   "ignored_supersedes": result.ignored_supersedes,
+                   "placeholders_kept": result.placeholders})
     else:
         print(f"saved {obs.observation_id} (visibility={result.scope})")
-    for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
         for sim in result.similar:
             print(f"note: looks like a near-duplicate of {sim.observation_id[:12]} "
                   f"({sim.subject!r}, similarity {sim.similarity}); if this replaces it, "
                   f"save with --supersedes {sim.observation_id[:12]}", file=sys.stderr)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 
@@ -174,11 +178,11 @@ def cmd_search(args: argparse.Namespace) -> int:
         result = mem.search(_query_from(args))
     fmt = _fmt(args)
     if fmt == "json":
-        dump_json([{**h.observation.to_wire(), "explain": explanation_dict(h.explanation)}
-                   if h.explanation else h.observation.to_wire() for h in result.hits])
-        if result.match == "any":
-            print("note: no memory matched every term; showing memories matching any term",
-                  file=sys.stderr)
+        # An object, not a bare list: how the hits matched is part of the answer.
+        dump_json({"match": result.match, "total": result.total,
+                   "total_exact": result.total_exact,
+                   "hits": [{**h.observation.to_wire(), "explain": explanation_dict(h.explanation)}
+                            if h.explanation else h.observation.to_wire() for h in result.hits]})
         return 0
     if not result.hits:
         print("no matching memories")
@@ -233,10 +237,11 @@ def cmd_recall(args: argparse.Namespace) -> int:
                 for project, by_type in pack.groups.items()
             },
             "text": pack.text,
+            "note": pack.empty_note,
         })
         return 0
     if not pack.included:
-        print("no memories to recall yet")
+        print(pack.empty_note)
         return 0
     if pack.match == "any":
         print("(no memory matched every term; showing those matching any)\n")
@@ -249,6 +254,30 @@ def cmd_recall(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- delete
 
 
+def _confirmed(verb: str, items: list[tuple[str, str]], *, yes: bool, dry_run: bool
+               ) -> int | None:
+    """Every destructive bulk command: with --yes go ahead (None); otherwise show
+    what it would do (count, ids and subjects), then ask on a terminal, or say
+    how. Returns the exit code when it does not go ahead (1: the user said no)."""
+    if yes and not dry_run:
+        return None
+    asking = not dry_run and bool(items) and sys.stdin.isatty()
+    hint = "" if dry_run or asking or not items else " (add --yes to go ahead)"
+    print(f"would {verb} {render.plural(len(items), 'memory', 'memories')}{hint}")
+    for oid, subject in items[:20]:
+        print(f"  {oid[:12]}  {render.one_line(subject)}")
+    if len(items) > 20:
+        print(f"  ... and {len(items) - 20} more")
+    if not asking:
+        return 0
+    answer = input(f"{verb.capitalize()} {render.plural(len(items), 'memory', 'memories')}? "
+                   "[y/N] ").strip().lower()
+    if answer in ("y", "yes"):
+        return None
+    print(f"nothing {verb}d")
+    return 1
+
+
 def cmd_delete(args: argparse.Namespace) -> int:
     bulk = any((args.project, args.pc_id, args.since, args.until))
     if args.id and bulk:
@@ -257,61 +286,58 @@ def cmd_delete(args: argparse.Namespace) -> int:
         raise ValidationError("give an id, or --project/--pc-id/--since/--until for a bulk delete")
     json_out = _fmt(args) == "json"
     with Memory() as mem:
-        if args.id:
-            if args.dry_run:
-                view = mem.get(args.id)
-                ids = [view.observation.observation_id]
+        if args.id and not args.dry_run:
+            # Naming one id is the explicit act: done at once, as `rm FILE` is.
+            tomb = mem.delete(args.id, args.reason)
+            if json_out:
+                dump_json({"deleted": [tomb.observation_id], "dry_run": False})
             else:
-                tomb = mem.delete(args.id, args.reason)
-                if json_out:
-                    dump_json({"deleted": [tomb.observation_id], "dry_run": False})
-                else:
-                    print(f"deleted {tomb.observation_id}")
-                return 0
+                print(f"deleted {tomb.observation_id}")
+            return 0
+        if args.id:
+            found = [mem.get(args.id).observation]
         else:
             found = mem.select_for_delete(project=args.project, pc_id=args.pc_id,
                                           since=args.since, until=args.until)
-            ids = [o.observation_id for o in found]
-        if args.dry_run:
-            if json_out:
-                dump_json({"deleted": ids, "dry_run": True})
-            else:
-                print(f"would delete {len(ids)} memories")
-                for oid in ids[:20]:
-                    print(f"  {oid}")
-                if len(ids) > 20:
-                    print(f"  ... and {len(ids) - 20} more")
+        ids = [o.observation_id for o in found]
+        if json_out and (args.dry_run or not args.yes):
+            dump_json({"deleted": ids, "dry_run": True,
+                       "subjects": {o.observation_id: o.subject for o in found}})
             return 0
-        if ids and not args.yes:
-            if not sys.stdin.isatty():
-                raise ValidationError(f"refusing to delete {len(ids)} memories without --yes")
-            answer = input(f"Delete {len(ids)} memories? [y/N] ").strip().lower()
-            if answer not in ("y", "yes"):
-                print("nothing deleted")
-                return 1
+        code = _confirmed("delete", [(o.observation_id, o.subject) for o in found],
+                          yes=args.yes, dry_run=args.dry_run)
+        if code is not None:
+            return code
         count = mem.delete_many(ids, args.reason or "bulk delete")
     if json_out:
         dump_json({"deleted": ids, "dry_run": False, "count": count})
     else:
-        print(f"deleted {count} memories")
+        print(f"deleted {render.plural(count, 'memory', 'memories')}")
     return 0
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
     from ..api.maintenance import gc_by_pc, gc_retention
 
+    json_out = _fmt(args) == "json"
     with Memory() as mem:
-        if args.by_pc_id:
-            report = gc_by_pc(mem, args.by_pc_id, execute=args.execute)
-        else:
-            report = gc_retention(mem, args.retention_days, execute=not args.dry_run)
-    if _fmt(args) == "json":
-        dump_json({"ids": report.ids, "executed": report.executed})
-    elif report.executed:
-        print(f"removed {len(report.ids)} memories for good")
-    else:
-        hint = " (add --execute to remove them)" if args.by_pc_id else ""
-        print(f"would remove {len(report.ids)} memories{hint}")
+        def run(execute: bool) -> Any:
+            if args.by_pc_id:
+                return gc_by_pc(mem, args.by_pc_id, execute=execute)
+            return gc_retention(mem, args.retention_days, execute=execute)
+
+        report = run(False)
+        if json_out:
+            if args.execute and not args.dry_run:
+                report = run(True)
+            dump_json({"ids": report.ids, "executed": report.executed})
+            return 0
+        code = _confirmed("remove", report.items, yes=args.execute, dry_run=args.dry_run)
+        if code is not None:
+            return code
+        report = run(True)
+    print(f"removed {render.plural(len(report.ids), 'memory', 'memories')} for good from "
+          "this host's store, and from every peer's as the mesh syncs")
     return 0
 
 
@@ -321,7 +347,8 @@ def cmd_purge(args: argparse.Namespace) -> int:
     if _fmt(args) == "json":
         dump_json({"purged": oid})
     else:
-        print(f"purged {oid}: removed from this host's store for good")
+        print(f"purged {oid}: erased from this host's store for good, and from every peer's "
+              "as the mesh syncs (hosts offline now erase it when they reconnect)")
     return 0
 
 
@@ -369,10 +396,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from ..api.maintenance import doctor
+    from ..api.maintenance import run_doctor
 
-    with Memory() as mem:
-        checks = doctor(mem)
+    checks = run_doctor()
     failed = [c for c in checks if not c.ok]
     if _fmt(args) == "json":
         dump_json([{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks])
@@ -426,7 +452,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     with Memory() as mem:
         try:
-            report = import_lines(mem, counting(), progress=lambda _n: progress.update(lines_read[0]))
+            report = import_lines(mem, counting(), progress=lambda _n: progress.update(lines_read[0]),
+                                  allow_secrets=args.allow_secrets)
         finally:
             progress.close()
             if stream is not sys.stdin.buffer:
@@ -434,10 +461,16 @@ def cmd_import(args: argparse.Namespace) -> int:
     if _fmt(args) == "json":
         dump_json({"added": report.added, "existing": report.existing,
                    "tombstones": report.tombstones,
+                   "redactions": report.redactions, "redacted_memories": report.redacted_memories,
                    "errors": [{"line": n, "error": e} for n, e in report.errors]})
     else:
-        print(f"imported {report.added} new memories, {report.existing} already present, "
-              f"{report.tombstones} tombstones")
+        print(f"imported {render.plural(report.added, 'new memory', 'new memories')}, "
+              f"{report.existing} already present, {render.plural(report.tombstones, 'tombstone')}")
+        if report.redactions:
+            kinds = ", ".join(f"{k} x{n}" if n > 1 else k for k, n in sorted(report.redactions.items()))
+            print(f"note: redacted {render.plural(sum(report.redactions.values()), 'secret')} "
+                  f"({kinds}) in {render.plural(report.redacted_memories, 'memory', 'memories')}; "
+                  "import with --allow-secrets to keep them", file=sys.stderr)
         for number, error in report.errors[:50]:
             print(f"line {number}: {error}", file=sys.stderr)
         if len(report.errors) > 50:

@@ -65,7 +65,7 @@ def _mcp(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> No
     for action, text in (("install", "add kioku-mesh-mcp to a client's config"),
                          ("uninstall", "remove kioku-mesh-mcp from a client's config")):
         q = actions.add_parser(action, parents=[common], help=text)
-        q.add_argument("--client", required=True, choices=MCP_CLIENTS)
+        q.add_argument("--client", required=True, choices=MCP_CLIENTS, help="which coding agent")
         q.add_argument("--name", default="kioku-mesh", help="server name in that config (kioku-mesh)")
         q.add_argument("--dry-run", action="store_true", help="print the exact change; write nothing")
         q.add_argument("--no-client-cli", action="store_true",
@@ -87,10 +87,12 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     p = sub.add_parser("init", parents=[common], help="write the host config (mode local)")
-    p.add_argument("--mode", choices=["local", "hub", "spoke"], default="local")
+    p.add_argument("--mode", choices=["local", "hub", "spoke"], default="local",
+                   help="local (no mesh), hub (always-on, listens) or spoke (dials a hub)")
     p.add_argument("--user-id", help="your user id for the user scope")
     p.add_argument("--team-id", help="your team id for the team scope")
-    p.add_argument("--default-visibility", choices=["mesh", "user", "team"])
+    p.add_argument("--default-visibility", choices=["mesh", "user", "team"],
+                   help="who sees new memories by default")
     p.add_argument("--listen", action="append", default=[], metavar="EP",
                    help="hub: endpoint to listen on (repeatable; default tcp/0.0.0.0:7447)")
     p.add_argument("--connect", action="append", default=[], metavar="EP",
@@ -123,7 +125,7 @@ def build_parser() -> Parser:
     p = sub.add_parser("search", parents=[common], help="search memories")
     p.add_argument("query", nargs="?", default="", help="words to look for (optional)")
     _filters(p)
-    p.add_argument("-n", "--limit", type=int, default=10)
+    p.add_argument("-n", "--limit", type=int, default=10, help="show at most N (default 10)")
     p.add_argument("--current-project", metavar="NAME",
                    help="rank this project's memories a little higher (not a filter)")
     p.add_argument("--explain", action="store_true",
@@ -137,42 +139,63 @@ def build_parser() -> Parser:
     _formats(p, ["text", "markdown", "json"])
 
     p = sub.add_parser("recall", parents=[common], help="session-start context pack")
-    p.add_argument("query", nargs="?", default="")
-    p.add_argument("-p", "--project")
-    p.add_argument("--memory-type", action="append", default=[], metavar="TYPE")
+    p.add_argument("query", nargs="?", default="", help="optional focus words")
+    p.add_argument("-p", "--project",
+                   help="only this project (default: `project` in .kioku-mesh.yaml; '' for all)")
+    p.add_argument("--memory-type", action="append", default=[], metavar="TYPE",
+                   help="only these types (repeat or comma-separate)")
     p.add_argument("-n", "--limit", type=int, default=40, help="candidates to consider")
     p.add_argument("--max-chars", type=int, default=4000, help="size budget of the pack")
     _formats(p, ["text", "markdown", "json"])
 
-    p = sub.add_parser("delete", parents=[common], help="delete (tombstone) memories")
+    p = sub.add_parser("delete", parents=[common],
+                       help="delete (tombstone) memories, here and on every peer",
+                       description="Delete one memory by id at once, or many by filters: "
+                                   "with filters it lists what it would delete, and deletes "
+                                   "only with --yes. Deletes replicate; the rows stay until gc.")
     p.add_argument("id", nargs="?", help="id or unique prefix; or use the bulk filters")
     p.add_argument("--reason", default="", help="why (kept in the tombstone)")
-    p.add_argument("-p", "--project")
-    p.add_argument("--pc-id")
-    p.add_argument("--since")
-    p.add_argument("--until")
-    p.add_argument("--dry-run", action="store_true", help="list what would be deleted")
-    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.add_argument("-p", "--project", help="bulk: every memory of this project")
+    p.add_argument("--pc-id", help="bulk: every memory written on this host (id or unique prefix)")
+    p.add_argument("--since", help="bulk: created at or after (ISO time or age like 7d)")
+    p.add_argument("--until", help="bulk: created at or before (ISO time or age like 1d)")
+    p.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
+    p.add_argument("--yes", "-y", action="store_true", help="bulk: really delete them")
 
-    p = sub.add_parser("gc", parents=[common], help="physically drop old deleted/expired rows")
+    p = sub.add_parser("gc", parents=[common],
+                       help="erase old deleted/expired memories, or a host's (irreversible)",
+                       description="Lists what it would erase; erases it only with --yes: from "
+                                   "this host's store at once and from every peer's as the mesh "
+                                   "syncs. Irreversible.")
     group = p.add_mutually_exclusive_group(required=True)
-    group.add_argument("--retention-days", type=float, metavar="N")
-    group.add_argument("--by-pc-id", metavar="PC_ID")
-    p.add_argument("--execute", action="store_true", help="with --by-pc-id: really delete")
-    p.add_argument("--dry-run", action="store_true", help="with --retention-days: only list")
+    group.add_argument("--retention-days", type=float, metavar="N",
+                       help="rows deleted or expired more than N days ago")
+    group.add_argument("--by-pc-id", metavar="PC_ID",
+                       help="every memory written on that host (id or unique prefix), "
+                            "e.g. a decommissioned machine")
+    p.add_argument("--yes", "-y", "--execute", dest="execute", action="store_true",
+                   help="really remove them (without it: only list)")
+    p.add_argument("--dry-run", action="store_true", help="only list (the default)")
 
-    p = sub.add_parser("purge", parents=[common], help="physically delete one memory")
-    p.add_argument("id")
+    p = sub.add_parser("purge", parents=[common],
+                       help="erase one memory for good, here and on every peer (irreversible)",
+                       description="Physically erase one memory (e.g. a secret saved by mistake) "
+                                   "from this host's store at once, and from every peer's as the "
+                                   "mesh syncs. Irreversible: it cannot be restored or re-imported.")
+    p.add_argument("id", help="full id or a unique prefix of 8+ characters")
 
     sub.add_parser("status", parents=[common], help="mode, paths, counts, size")
     sub.add_parser("doctor", parents=[common], help="check this host's set-up")
 
     p = sub.add_parser("export", parents=[common], help="write all memories as JSONL")
     p.add_argument("-o", "--output", help="file to write (default stdout)")
-    p.add_argument("--no-tombstones", action="store_true")
+    p.add_argument("--no-tombstones", action="store_true", help="leave deletions out")
 
-    p = sub.add_parser("import", parents=[common], help="read memories from JSONL")
+    p = sub.add_parser("import", parents=[common],
+                       help="read memories from JSONL (checked and redacted like save)")
     p.add_argument("file", help="JSONL file, or - for stdin")
+    p.add_argument("--allow-secrets", action="store_true",
+                   help="store credentials as given (by default they become [REDACTED:<kind>])")
 
     _mcp(sub, common)
     from .mesh_commands import add_parsers as add_mesh_parsers
@@ -192,6 +215,12 @@ def build_parser() -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    from .render import SafeStream
+
+    if not isinstance(sys.stdout, SafeStream):
+        sys.stdout = SafeStream(sys.stdout)  # type: ignore[assignment]
+    if not isinstance(sys.stderr, SafeStream):
+        sys.stderr = SafeStream(sys.stderr)  # type: ignore[assignment]
     try:
         parser = build_parser()
         args = parser.parse_args(args_list)

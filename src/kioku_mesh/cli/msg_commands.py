@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from .render import ago, dump_json
+from .render import ago, dump_json, plural
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser, parser_class: type) -> None:
@@ -20,20 +20,20 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, parser_class: type) -
     to.add_argument("--to-agent", metavar="AGENT_ID",
                     help="an agent's inbox (all its sessions; agent id = its client id)")
     q.add_argument("--scope", default="mesh", help="mesh (default), team or user")
-    q.add_argument("--content-type", default="text/plain")
-    q.add_argument("--correlation-id")
+    q.add_argument("--content-type", default="text/plain", help="MIME type of the body")
+    q.add_argument("--correlation-id", help="thread or request id that relates replies")
     q.add_argument("--requires-ack", action="store_true", help="ask the recipient to ack")
     q.add_argument("--ttl", type=int, metavar="SECONDS", help="expire after (default 7 days)")
     q = actions.add_parser("inbox", parents=[common], help="messages to this session or agent")
     q.add_argument("--all", action="store_true", help="also those already acked")
     q.add_argument("--scope", help="only mesh, team or user")
     q.add_argument("--since", help="ISO time or age like 2h")
-    q.add_argument("-n", "--limit", type=int, default=50)
+    q.add_argument("-n", "--limit", type=int, default=50, help="show at most N")
     q = actions.add_parser("ack", parents=[common], help="acknowledge (mark read) a message")
     q.add_argument("msg_id", help="message id or 8+ char prefix")
     q = actions.add_parser("status", parents=[common], help="what you sent and who acked it")
-    q.add_argument("msg_id", nargs="?")
-    q.add_argument("-n", "--limit", type=int, default=20)
+    q.add_argument("msg_id", nargs="?", help="one message (id or 8+ char prefix); default all")
+    q.add_argument("-n", "--limit", type=int, default=20, help="show at most N")
     actions.add_parser("who", parents=[common], help="agent sessions online on this host")
     actions.add_parser("purge-expired", parents=[common], help="drop expired messages now")
 
@@ -83,6 +83,7 @@ def cmd_msg(args: argparse.Namespace) -> int:
                 print(f"acked {ack.msg_id} as session {ack.recipient_session_id}")
         elif action == "status":
             items = m.status(args.msg_id, args.limit)
+            queued = m.queued_note()
             if args.json:
                 dump_json([_view(s) for s in items])
             elif not items:
@@ -92,8 +93,8 @@ def cmd_msg(args: argparse.Namespace) -> int:
                 acks = ", ".join(f"{a.recipient_session_id} at {a.acked_at}" for a in s.acks)
                 state = f"acked by {acks}" if acks else ("awaiting ack" if msg.requires_ack
                                                          else "not acked")
-                delivery = {"queued": "queued here (mesh node not running?)",
-                            "sent": "sent", "received": "received"}[s.delivery]
+                delivery = {"queued": queued, "sent": "sent",
+                            "received": "received"}[s.delivery]
                 print(f"{msg.msg_id[:12]} to {msg.recipient_kind} {msg.recipient_id} "
                       f"[{msg.scope}] {delivery}, {state}{' (expired)' if s.expired else ''}")
         elif action == "who":
@@ -111,5 +112,5 @@ def cmd_msg(args: argparse.Namespace) -> int:
             if args.json:
                 dump_json({"purged": count})
             else:
-                print(f"purged {count} expired messages")
+                print(f"purged {plural(count, 'expired message')}")
     return 0

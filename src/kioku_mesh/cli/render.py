@@ -9,6 +9,7 @@ import time
 from typing import IO, Any
 
 from ..core.models import Observation
+from ..core.textsafe import json_safe, neutralise_output, one_line  # noqa: F401 - one_line for commands
 from ..core.timeutil import age
 
 
@@ -39,7 +40,28 @@ class Style:
 
 def dump_json(data: Any, stream: IO[str] | None = None) -> None:
     out = stream or sys.stdout
-    out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    out.write(json_safe(json.dumps(data, ensure_ascii=False, indent=2)) + "\n")
+
+
+class SafeStream:
+    """A text stream that neutralises control and bidi characters in all it is
+    given (core.textsafe): every line the CLI prints, whatever its source,
+    cannot drive the terminal. JSON passes through as the same JSON value."""
+
+    def __init__(self, raw: IO[str]) -> None:
+        self.raw = raw
+
+    def write(self, text: str) -> int:
+        self.raw.write(neutralise_output(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """`1 memory`, `2 memories`, `0 memories`."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def age_of(created_at: str, now: float | None = None) -> str:
@@ -48,7 +70,7 @@ def age_of(created_at: str, now: float | None = None) -> str:
 
 def ago(created_at: str) -> str:
     when = age_of(created_at)
-    return "just now" if when == "now" else f"{when} ago"
+    return f"{when} ago"
 
 
 def hit_text(obs: Observation, style: Style, flags: list[str]) -> str:
@@ -113,7 +135,8 @@ class Progress:
     """A one-line progress bar on stderr, only when stderr is a terminal."""
 
     def __init__(self, label: str, total: int | None, stream: IO[str] | None = None) -> None:
-        self.stream = stream or sys.stderr
+        # Its own carriage returns are its only control characters: past SafeStream.
+        self.stream = getattr(stream or sys.stderr, "raw", stream or sys.stderr)
         self.enabled = self.stream.isatty()
         self.label = label
         self.total = total

@@ -13,12 +13,12 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, parser_class: type) -
     actions = p.add_subparsers(dest="team_command", metavar="ACTION", required=True,
                                parser_class=parser_class)
     q = actions.add_parser("add", parents=[common], help="add users (cert common names) to a team")
-    q.add_argument("team")
-    q.add_argument("users", nargs="+")
+    q.add_argument("team", help="team id")
+    q.add_argument("users", nargs="+", help="user ids (certificate common names) to add")
     q = actions.add_parser("remove", parents=[common],
                            help="remove users from a team (no users: remove the team)")
-    q.add_argument("team")
-    q.add_argument("users", nargs="*")
+    q.add_argument("team", help="team id")
+    q.add_argument("users", nargs="*", help="user ids to remove (none: the whole team)")
     actions.add_parser("list", parents=[common], help="show teams and known users")
 
 

@@ -2,9 +2,12 @@
 
 Global file: $KIOKU_MESH_CONFIG, else $XDG_CONFIG_HOME/kioku-mesh/config.yaml.
 Project file: the nearest `.kioku-mesh.yaml` from the working directory up;
-it may set default_visibility and team_id, never user_id (a committed file
-must not pin a personal namespace). Environment: KIOKU_MESH_<NAME>, with the
-older MESH_MEM_<NAME> accepted as an alias.
+it may set default_visibility, team_id and project (the default project of
+saves and recall under that directory), never user_id (a committed file
+must not pin a personal namespace). Keys a file may not hold and values of
+the wrong type are warned about (core.config_check), never silently dropped.
+Environment: KIOKU_MESH_<NAME>, with the older MESH_MEM_<NAME> accepted as
+an alias.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from .models import VISIBILITIES, Limits
 
 PROJECT_FILE = ".kioku-mesh.yaml"
 MODES = ("local", "hub", "spoke")
-PROJECT_KEYS = ("default_visibility", "team_id")
+PROJECT_KEYS = ("default_visibility", "team_id", "project")
 DB_NAME = "kioku.db"
 
 
@@ -58,15 +61,30 @@ def find_project_config(start: Path | None = None) -> Path | None:
     return None
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path, problems: list[Any] | None = None, *, project: bool = False
+              ) -> dict[str, Any]:
+    """The mapping in a YAML file ({} if absent). With `problems`, unknown keys
+    and wrong types found in it are appended there (see core.config_check)."""
+    data, text = _read_yaml(path)
+    if problems is not None and data:
+        from .config_check import check, key_lines
+
+        found = check(path, data, {}, project=project)
+        if found:  # line numbers cost a second parse: only when there is something to say
+            found = check(path, data, key_lines(text), project=project)
+        problems.extend(found)
+    return data
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, Any], str]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return {}
+        return {}, ""
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from None
     if not text.strip():
-        return {}
+        return {}, text
     import yaml  # only paid for when a config file exists
 
     try:
@@ -76,10 +94,24 @@ def read_yaml(path: Path) -> dict[str, Any]:
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}{where}: invalid YAML") from None
     if data is None:
-        return {}
+        return {}, text
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
-    return data
+    return data, text
+
+
+_warned: set[str] = set()
+
+
+def warn_problems(problems: list[Any]) -> None:
+    """Config problems on stderr, each once per process (stdout may carry a protocol)."""
+    import sys
+
+    for problem in problems:
+        line = f"kioku-mesh: warning: {problem}"
+        if line not in _warned:
+            _warned.add(line)
+            print(line, file=sys.stderr)
 
 
 def write_yaml(path: Path, data: dict[str, Any]) -> None:
@@ -103,6 +135,8 @@ class Settings:
     agent_family: str = ""
     client_id: str = ""
     session_id: str = ""
+    # Default project of saves and recall (project file or KIOKU_MESH_PROJECT).
+    project: str = ""
     limits: Limits = field(default_factory=Limits)
     # SQLite durability: "normal" survives any process crash (kill -9);
     # "full" also the last commits on power loss, at one fsync per write.
@@ -111,6 +145,8 @@ class Settings:
     # Secret redaction allowlist (global config `redaction:` and env only; see core.redact).
     redaction_allowlist: tuple[str, ...] = ()
     redaction_allow_patterns: tuple[str, ...] = ()
+    # Unknown keys and wrong types in the config files (core.config_check.Problem).
+    problems: list[Any] = field(default_factory=list)
 
     @property
     def db_path(self) -> Path:
@@ -133,11 +169,14 @@ class Settings:
         return scopes + [f"team/{t}" for t in self.team_ids]
 
 
-def load_settings(cwd: Path | None = None) -> Settings:
+def load_settings(cwd: Path | None = None, *, warn: bool = True) -> Settings:
+    """The settings in effect; config problems go to stderr unless `warn` is off
+    (doctor reports them itself). Unusable values raise ConfigError."""
+    problems: list[Any] = []
     config_path = global_config_path()
-    global_cfg = read_yaml(config_path) if config_path.exists() else {}
+    global_cfg = read_yaml(config_path, problems) if config_path.exists() else {}
     project_path = find_project_config(cwd)
-    project_cfg = read_yaml(project_path) if project_path else {}
+    project_cfg = read_yaml(project_path, problems, project=True) if project_path else {}
     if "user_id" in project_cfg:
         raise ConfigError(
             f"{project_path}: user_id may not be set in a project file; "
@@ -152,8 +191,10 @@ def load_settings(cwd: Path | None = None) -> Settings:
             value = global_cfg[name]
         if value is None:
             return default
-        if not isinstance(value, str | int):
-            raise ConfigError(f"setting {name} must be a string, got {type(value).__name__}")
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            said = [p for p in problems if p.message.startswith(f"{name} must be")]
+            raise ConfigError(str(said[0]) if said else
+                              f"setting {name} must be a string, got {type(value).__name__}")
         return str(value).strip()
 
     state_dir = default_state_dir()
@@ -171,7 +212,11 @@ def load_settings(cwd: Path | None = None) -> Settings:
         agent_family=pick("agent_family"),
         client_id=pick("client_id"),
         session_id=pick("session_id"),
+        # Not from the global file: one default project for every directory is no default.
+        project=env("PROJECT") or (project_cfg["project"].strip()
+                                   if isinstance(project_cfg.get("project"), str) else ""),
         raw_global=global_cfg,
+        problems=problems,
     )
     settings.synchronous = (pick("synchronous", default="normal") or "normal").lower()
     if settings.synchronous not in ("normal", "full"):
@@ -192,6 +237,8 @@ def load_settings(cwd: Path | None = None) -> Settings:
         if settings.limits.max_content_bytes <= 0:
             raise ConfigError("max_content_bytes must be positive")
     settings.redaction_allowlist, settings.redaction_allow_patterns = _redaction(global_cfg)
+    if warn and problems:  # last: a config that cannot be used gets its one error line only
+        warn_problems(problems)
     return settings
 
 

@@ -220,8 +220,10 @@ def check_text(name: str, value: str) -> None:
         raise ValidationError(f"{name} is not valid UTF-8") from None
 
 
-def validate_new(obs: Observation, limits: Limits) -> None:
-    """Strict checks for an observation this host is about to write."""
+def validate_new(obs: Observation, limits: Limits, *, imported: bool = False) -> None:
+    """Strict checks for an observation this host is about to write. An
+    `imported` one (a line of an import file) may also be a legacy memory
+    (no visibility) and keeps its own timestamps, which must be times."""
     from .keyspace import check_chunk
 
     if not is_valid_id(obs.observation_id):
@@ -234,6 +236,10 @@ def validate_new(obs: Observation, limits: Limits) -> None:
         raise ValidationError(f"subject is longer than {limits.max_subject_chars} characters")
     if not obs.content.strip():
         raise ValidationError("content must not be empty")
+    from .residue import check_not_residue
+
+    for name in ("content", "subject", "summary"):
+        check_not_residue(name, getattr(obs, name))
     size = len(obs.content.encode("utf-8"))
     if size > limits.max_content_bytes:
         raise ValidationError(
@@ -255,9 +261,17 @@ def validate_new(obs: Observation, limits: Limits) -> None:
         raise ValidationError("importance must be an integer from 1 to 5")
     if not 1 <= obs.importance <= 5:
         raise ValidationError(f"importance must be from 1 to 5, got {obs.importance}")
-    if obs.visibility not in VISIBILITIES:
+    if imported:
+        _check_times(obs)
+    if obs.raw_memory_type is not None:
         raise ValidationError(
-            f"invalid visibility {obs.visibility!r}: choose one of {', '.join(VISIBILITIES)}"
+            f"invalid memory_type {obs.raw_memory_type!r}: choose one of {', '.join(MEMORY_TYPES)}"
+        )
+    if obs.raw_visibility is not None or (obs.visibility not in VISIBILITIES and not (
+            imported and obs.visibility == LEGACY_VISIBILITY)):
+        raise ValidationError(
+            f"invalid visibility {obs.raw_visibility or obs.visibility!r}: "
+            f"choose one of {', '.join(VISIBILITIES)}"
         )
     if obs.visibility in ("user", "team"):
         if not SLUG_RE.match(obs.scope_id):
@@ -278,6 +292,15 @@ def validate_new(obs: Observation, limits: Limits) -> None:
         raise ValidationError("a memory cannot supersede itself")
     for name in ("agent_family", "client_id", "pc_id", "session_id"):
         check_chunk(name, getattr(obs, name))
+
+
+def _check_times(obs: Observation) -> None:
+    from .timeutil import parse_ts
+
+    if parse_ts(obs.created_at) is None:
+        raise ValidationError(f"created_at {obs.created_at[:40]!r} is not an ISO 8601 time")
+    if obs.expires_at and parse_ts(obs.expires_at) is None:
+        raise ValidationError(f"expires_at {obs.expires_at[:40]!r} is not an ISO 8601 time")
 
 
 def _validate_tags(tags: list[str], limits: Limits) -> None:

@@ -33,6 +33,7 @@ from .redact_rules import (  # noqa: F401 - rule helpers, and public names re-ex
     _find_name_value,
     _overlaps,
     _random_token,
+    is_placeholder,
 )
 
 if TYPE_CHECKING:
@@ -329,6 +330,23 @@ def redact_observation(obs: Observation, allowlist: Allowlist | None = None
                 changes[name] = items
         report.extend(Redaction(kind, name, n) for kind, n in counts.items())
     return (replace(obs, **changes) if changes else obs), report
+
+
+def placeholders(texts: Iterable[str]) -> list[str]:
+    """Key-shaped values left alone because they are documentation placeholders
+    (AKIAIOSFODNN7EXAMPLE): said out loud, so nobody concludes redaction failed."""
+    found: list[str] = []
+    for text in texts:
+        if len(text) < 8:
+            continue
+        for rule in RULES:
+            if rule.compiled is None or not rule.boundary:
+                continue  # only token-shaped rules: a `password=changeme` is not worth a note
+            for m in rule.compiled.finditer(text):
+                value = m.group(rule.group)
+                if value and is_placeholder(value) and value not in found:
+                    found.append(value)
+    return found
 
 
 def describe(redactions: Sequence[Redaction]) -> str:

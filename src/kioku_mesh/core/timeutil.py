@@ -63,16 +63,20 @@ def add_seconds(epoch: float, seconds: float) -> float:
     return (datetime.fromtimestamp(epoch, UTC) + timedelta(seconds=seconds)).timestamp()
 
 
-def age(timestamp: str, now: float | None = None, *, fresh: str = "now") -> str:
-    """Compact age of a wire timestamp: 3d, 5h, 12m, or `fresh` under a minute."""
+def age(timestamp: str, now: float | None = None) -> str:
+    """Compact age of a wire timestamp: 3d, 5h, 12m, or <1m; the one format of
+    every output (CLI and MCP alike)."""
     ts = parse_ts(timestamp)
     if ts is None:
         return "?"
-    seconds = max(0.0, (now or time.time()) - ts)
+    return age_seconds(max(0.0, (now or time.time()) - ts))
+
+
+def age_seconds(seconds: float) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{int(seconds // size)}{unit}"
-    return fresh
+    return "<1m"
 
 
 def pid_alive(pid: object) -> bool:

@@ -5,13 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.models import Observation
-from ..core.timeutil import age as age_text
+from ..core.timeutil import age
 
 DEFAULT_MAX_BYTES = 4000
-
-
-def age(created_at: str, now: float | None = None) -> str:
-    return age_text(created_at, now, fresh="0m")
 
 
 def hit_summary(obs: Observation, now: float) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from .. import __version__
 from ..api import Memory, SearchQuery
 from ..api.maintenance import status as store_status
 from ..core.errors import KiokuError, NotFoundError, ValidationError
+from ..core.textsafe import neutralise, one_line
 from ..core.timeutil import parse_when
 from . import format as fmt
 
@@ -66,17 +67,31 @@ def _error_line(text: str) -> str:
 
 
 class KiokuMCPServer(MCPServer):
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        from .arguments import normalise
+
+        tool = self._tool_manager.get_tool(name)
+        if tool is not None:
+            try:
+                arguments = normalise(name, tool.parameters, arguments)
+            except ValidationError as exc:
+                raise ToolError(str(exc)) from None
+        return await super().call_tool(name, arguments, context)
+
     async def _handle_call_tool(self, ctx: Any, params: Any) -> Any:  # type: ignore[override]
         result = await super()._handle_call_tool(ctx, params)
         if isinstance(result, CallToolResult) and result.is_error and result.content:
             first = result.content[0]
             if isinstance(first, TextContent):
-                result.content = [TextContent(type="text", text=_error_line(first.text))]
+                result.content = [TextContent(type="text", text=one_line(_error_line(first.text)))]
         return result
 
 
 def _result(text: str, data: dict[str, Any]) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+    # The text may be shown on a terminal (and is all some clients give the
+    # model): no control or bidi characters. The structured data stays exact.
+    return CallToolResult(content=[TextContent(type="text", text=neutralise(text))],
+                          structured_content=data)
 
 
 def build_server(memory: Memory) -> MCPServer:
@@ -128,6 +143,8 @@ def build_server(memory: Memory) -> MCPServer:
 
             text += (f"\nredacted {describe(res.redactions)}: stored as [REDACTED:<kind>]; "
                      "the secret itself was not saved")
+        for value in res.placeholders:
+            text += f"\n{value} looks like a documentation placeholder: kept as is"
         for sim in res.similar:
             text += (f"\nnear-duplicate of {sim.observation_id} ({sim.subject!r}, similarity "
                      f"{sim.similarity}): if this replaces it, save with supersedes=[that id] "
@@ -137,7 +154,8 @@ def build_server(memory: Memory) -> MCPServer:
         return _result(text, {"observation_id": oid, "scope": res.scope,
                               "similar": [vars(s) for s in res.similar],
                               "redactions": [r.to_dict() for r in res.redactions],
-                              "ignored_supersedes": res.ignored_supersedes})
+                              "ignored_supersedes": res.ignored_supersedes,
+                              "placeholders_kept": res.placeholders})
 
     @server.tool(description="Search memories by words (stems, partial words, Japanese) and filters. "
                              "Returns compact hits; use get_memory for the full record.")
