@@ -55,6 +55,7 @@ def status(mem: Memory) -> dict[str, Any]:
             "default_visibility": s.default_visibility,
         },
         "mesh": _mesh_status(mem),
+        "saves_7d": save_counts(mem),
         "counts": {
             "total": total,
             "live": total - hidden,
@@ -68,31 +69,60 @@ def status(mem: Memory) -> dict[str, Any]:
 
 
 def _mesh_status(mem: Memory) -> dict[str, Any]:
-    """Node running or not, peers online and last sync per peer, what waits to go out."""
+    """What the node last reported, each fact with the time it was true.
+
+    Nothing from a node that is not running reads as current: its peers are
+    not "online", only "last heard" at the moment it last saw them."""
     from ..mesh.status import read_status
     from ..store.replication import backlog
 
     node = read_status(mem.settings.state_dir)
-    out: dict[str, Any] = {"node_running": bool(node and node["running"]),
-                           "backlog": backlog(mem.store)}
+    running = bool(node and node["running"])
+    out: dict[str, Any] = {"node_running": running, "backlog": backlog(mem.store)}
     if node:
+        updated = float(node.get("updated") or 0)
         peers = node.get("peers") or {}
         out.update(
             role=node.get("role"),
-            pid=node.get("pid") if node["running"] else None,
+            pid=node.get("pid") if running else None,
+            last_pid=node.get("pid"),
             listen=node.get("listen"),
             connect=node.get("connect"),
-            peers_online=sorted(pc for pc, p in peers.items() if p.get("online")),
-            peers={pc: {k: p.get(k) for k in ("role", "online", "last_sync", "error")}
-                   for pc, p in peers.items()},
+            peers_online=sorted(pc for pc, p in peers.items() if running and p.get("online")),
+            peers={pc: _peer_facts(p, running, updated) for pc, p in peers.items()},
             rejected={k.split(".", 1)[1]: v for k, v in (node.get("stats") or {}).items()
                       if k.startswith("rejected.")},
             stats=node.get("stats") or {},
-            updated=node.get("updated"),
-            state=node.get("state"),
+            updated=updated,
+            state=node.get("state") if running or node.get("state") != "running" else "stopped",
             error=node.get("error"),
         )
     return out
+
+
+def _peer_facts(peer: dict[str, Any], running: bool, updated: float) -> dict[str, Any]:
+    seen_online = bool(peer.get("online"))
+    return {
+        "role": peer.get("role"),
+        "online": running and seen_online,
+        # Online at the node's last report: heard then; else when it went away.
+        "last_heard": updated if seen_online else peer.get("changed"),
+        "last_sync": peer.get("last_sync"),
+        "last_sync_error": peer.get("last_sync_error"),
+        "error": peer.get("error"),
+    }
+
+
+def save_counts(mem: Memory, days: int = 7) -> list[dict[str, Any]]:
+    """Memories written in the last `days` days per agent family and project,
+    busiest first: who is using the shared memory, and for what."""
+    since = time.time() - days * 86400
+    rows = mem.store.db.execute(
+        "SELECT agent_family, project, count(*) AS n FROM observations "
+        "WHERE created_ts >= ? GROUP BY agent_family, project ORDER BY n DESC, agent_family, project",
+        (since,),
+    ).fetchall()
+    return [{"agent_family": r[0], "project": r[1], "saves": r[2]} for r in rows]
 
 
 def run_doctor() -> list[Check]:

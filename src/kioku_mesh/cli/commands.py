@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -355,6 +356,15 @@ def cmd_purge(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- status
 
 
+def _since(epoch: float | None) -> str:
+    from ..core.timeutil import age_seconds
+
+    if not epoch:
+        return "never"
+    seconds = max(0.0, time.time() - float(epoch))
+    return f"{int(seconds)}s ago" if seconds < 60 else f"{age_seconds(seconds)} ago"
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from ..api.maintenance import status
 
@@ -365,34 +375,54 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     c = info["counts"]
     ident = info["identity"]
-    print(f"mode:      {info['mode']}")
+    mesh = info["mesh"]
+    mode = info["mode"]
+    if mode == "local" and mesh["node_running"]:
+        mode += f" (config); a {mesh['role']} node runs anyway (mesh start/join)"
+    print(f"mode:      {mode}")
     print(f"config:    {info['config_path']}" + ("" if info["config_exists"] else " (defaults)"))
     if info["project_config_path"]:
         print(f"project:   {info['project_config_path']}")
     print(f"store:     {info['db_path']} ({info['db_bytes'] / 1024:.0f} KiB)")
     print(f"identity:  {ident['agent_family']}/{ident['client_id']} pc {ident['pc_id'][:8]}")
-    mesh = info["mesh"]
     if info["mode"] != "local" or mesh.get("role"):
-        state = "running" if mesh["node_running"] else "not running"
-        print(f"node:      {state}" + (f" ({mesh['role']}, pid {mesh['pid']})"
-                                        if mesh["node_running"] else ""))
-        import time
-
-        if mesh.get("error") and mesh.get("state") == "connecting":
-            print(f"  {mesh['error']}")
-        for pc, peer in sorted((mesh.get("peers") or {}).items()):
-            when = peer.get("last_sync")
-            ago = f"synced {time.time() - when:.0f}s ago" if when else "not synced yet"
-            online = "online" if peer.get("online") else "offline"
-            error = f"; error: {peer['error']}" if peer.get("error") else ""
-            print(f"  peer {pc[:8]} ({peer.get('role')}): {online}, {ago}{error}")
-        if mesh.get("rejected"):
-            print("  rejected samples: " + ", ".join(f"{k} {v}" for k, v in mesh["rejected"].items()))
+        _print_node(mesh)
     if mesh["backlog"] and (info["mode"] != "local" or mesh.get("role")):
         print(f"backlog:   {mesh['backlog']} local changes not yet published")
     print(f"memories:  {c['live']} live, {c['tombstoned']} deleted, {c['superseded']} superseded, "
           f"{c['expired']} expired ({c['total']} stored, {c['purged_ids']} purged ids)")
+    if info["saves_7d"]:
+        print("saves, last 7 days (agent family / project):")
+        for row in info["saves_7d"][:10]:
+            print(f"  {row['saves']:>5}  {row['agent_family'] or '-'} / {row['project'] or '-'}")
     return 0
+
+
+def _print_node(mesh: dict[str, Any]) -> None:
+    """Node and peers as facts with their age: nothing from a stopped node reads as current."""
+    running = mesh["node_running"]
+    if running:
+        print(f"node:      running ({mesh['role']}, pid {mesh['pid']}), "
+              f"reported {_since(mesh.get('updated'))}")
+    elif mesh.get("role"):
+        print(f"node:      not running (the {mesh['role']} node, pid {mesh.get('last_pid')}, "
+              f"last reported {_since(mesh.get('updated'))})")
+    else:
+        print("node:      not running")
+    if mesh.get("error") and mesh.get("state") in ("connecting", "stopped"):
+        print(f"  {mesh['error']}")
+    for pc, peer in sorted((mesh.get("peers") or {}).items()):
+        synced = f"synced {_since(peer['last_sync'])}" if peer.get("last_sync") else "not synced"
+        if peer.get("online"):
+            state = "connected"
+        else:
+            state = f"last heard {_since(peer.get('last_heard'))}"
+        if not running:
+            state += " (node not running: not current)"
+        error = f"; last sync failed: {peer['error']}" if peer.get("error") else ""
+        print(f"  peer {pc[:8]} ({peer.get('role')}): {state}, {synced}{error}")
+    if mesh.get("rejected"):
+        print("  rejected samples: " + ", ".join(f"{k} {v}" for k, v in mesh["rejected"].items()))
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -53,13 +53,16 @@ def _run(settings: Any, cfg: Any) -> int:
             acl = load_acl(load_settings())
             return access_control(acl["users"], acl["teams"])
 
-    node = Node(settings, cfg, acl_source=acl_source)
-    node.install_signal_handlers()
-    where = ", ".join(cfg.listen) if cfg.role == "hub" else ", ".join(cfg.connect)
-    print(f"kioku-mesh node {node.pc_id[:8]}: {cfg.role} "
-          f"({'listening on' if cfg.role == 'hub' else 'dialing'} {where}); Ctrl-C to stop",
-          file=sys.stderr, flush=True)
-    node.run()
+    from ..mesh.lock import node_lock
+
+    with node_lock(settings.state_dir):
+        node = Node(settings, cfg, acl_source=acl_source)
+        node.install_signal_handlers()
+        where = ", ".join(cfg.listen) if cfg.role == "hub" else ", ".join(cfg.connect)
+        print(f"kioku-mesh node {node.pc_id[:8]}: {cfg.role} "
+              f"({'listening on' if cfg.role == 'hub' else 'dialing'} {where}); Ctrl-C to stop",
+              file=sys.stderr, flush=True)
+        node.run()
     print("kioku-mesh node stopped", file=sys.stderr)
     return 0
 

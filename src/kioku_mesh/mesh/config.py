@@ -59,8 +59,12 @@ def check_endpoint(endpoint: str) -> None:
         raise ConfigError(
             f"invalid endpoint {endpoint!r}: expected e.g. tcp/192.168.1.10:7447 or tls/hub:7447"
         )
-    if proto in ("tcp", "udp", "tls", "quic") and ":" not in rest:
-        raise ConfigError(f"invalid endpoint {endpoint!r}: missing :port")
+    if proto in ("tcp", "udp", "tls", "quic"):
+        if ":" not in rest:
+            raise ConfigError(f"invalid endpoint {endpoint!r}: missing :port")
+        port = rest.split("#")[0].rsplit(":", 1)[1]
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"invalid endpoint {endpoint!r}: the port must be 1 to 65535")
 
 
 def from_settings(settings: Settings) -> MeshConfig:

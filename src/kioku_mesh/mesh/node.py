@@ -43,6 +43,7 @@ from . import protocol
 from .antientropy import AntiEntropyPuller
 from .config import MeshConfig, zenoh_config_json
 from .ingest import Action, Rejected, classify, wildcard_scope
+from .listen import ListenError, listen_failure
 from .status import STATUS_FILE, write_status
 from .storage import matching_records
 
@@ -121,6 +122,10 @@ class Node(AntiEntropyPuller):
             try:
                 return zenoh.open(conf)
             except zenoh.ZError as exc:
+                failed = listen_failure(str(exc), self.cfg.listen)
+                if failed:  # retrying cannot help, and "cannot connect" would be untrue
+                    self._write_status("stopped", error=failed)
+                    raise ListenError(failed) from None
                 reason = (f"cannot connect to {', '.join(self.cfg.connect)}: "
                           f"{_refusal_hint(self.cfg.connect, self.cfg.uses_tls, exc)}")
                 log.warning("%s Retrying.", reason)
@@ -472,6 +477,7 @@ class Node(AntiEntropyPuller):
             log.warning("sync with %s failed: %s", pc_id[:8], exc)
         with self.lock:
             self.peers.setdefault(pc_id, {}).update(result)
+        self._write_status("running")  # at once: `status` right after a catch-up must show it
 
     # --------------------------------------------------------------- status
 
