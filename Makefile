@@ -2,7 +2,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-fast lint bench clean
 
 $(BIN)/kioku-mesh: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -20,6 +20,11 @@ demo: $(BIN)/kioku-mesh
 test: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/python -m pytest
+
+# The edit-test loop: unit and CLI tests, no mesh nodes or MCP servers (see tests/conftest.py).
+test-fast: $(VENV)/.dev
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/python -m pytest -m "not slow"
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/run_all.py

@@ -119,3 +119,19 @@ def cluster(tmp_path: Path):
         yield mesh
     finally:
         mesh.close()
+
+
+# `make test-fast` leaves these out (-m "not slow"): modules that start mesh
+# nodes or run long, and any test that starts an MCP server or a node cluster.
+SLOW_MODULES = ("test_mesh_", "test_security_mesh", "test_messaging_mesh", "test_messaging_mcp",
+                "test_mcp_stdio", "test_mcp_server", "test_status_truth", "test_crash",
+                "test_concurrency", "test_tls_pki", "test_relevance", "test_search_rank_safety",
+                "test_ingest_properties")
+SLOW_FIXTURES = {"cluster", "spawned"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__ if getattr(item, "module", None) else ""
+        if module.startswith(SLOW_MODULES) or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -132,7 +132,7 @@ def test_pc_id_prefixes_work_in_search_delete_and_gc_and_ambiguity_is_refused(km
     err = assert_one_line_error(km.run("search", "--pc-id", "714b464a"), 1, contains="several hosts")
     assert "714b464a0000" in err and "714b464a1111" in err
     assert len(search_ids(km, "--pc-id", "714b464a0")) == 1
-    assert_one_line_error(km.run("search", "--pc-id", "deadbeef"), 1, contains="no memories from")
+    assert search_ids(km, "--pc-id", "deadbeef") == []  # no such host: nothing matches
     # delete and gc resolve the same way.
     out = json.loads(km.run("delete", "--pc-id", "714b464a1", "--yes", "--json", check=True).stdout)
     assert out["count"] == 1

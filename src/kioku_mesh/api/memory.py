@@ -322,12 +322,14 @@ class Memory:
 
     # --------------------------------------------------------------- read
 
-    def search(self, query: SearchQuery) -> SearchResult:
+    def search(self, query: SearchQuery, *, strict: bool = False) -> SearchResult:
         """Search with every input checked first: a filter that cannot mean
-        anything is an error, never an unfiltered or empty answer."""
+        anything is an error, never an unfiltered or empty answer. `strict`
+        (what the CLI and MCP ask for) also refuses a query with no word in
+        it, which would otherwise list everything as an empty query does."""
         if query.limit <= 0:
             raise ValidationError("limit must be a positive number")
-        if query.text.strip() and not any(c.isalnum() for c in query.text):
+        if strict and query.text.strip() and not any(c.isalnum() for c in query.text):
             raise ValidationError(
                 f"query {query.text!r} has no letters or digits to search for: give a word, "
                 "or no query at all to list memories"
@@ -363,10 +365,7 @@ class Memory:
         ).fetchall()
         found = [str(r[0]) for r in rows]
         if prefix in found or not found:
-            # A full id with no memories yet filters to nothing, as it should.
-            if not found and len(prefix) < 32:
-                raise NotFoundError(f"no memories from a host whose pc_id starts with {text!r}")
-            return prefix
+            return prefix  # no such host: the filter matches nothing, and says "no matching"
         if len(found) > 1:
             raise AmbiguousIdError(
                 f"pc_id prefix {text!r} matches several hosts ({', '.join(f[:12] for f in found)}"
@@ -426,7 +425,7 @@ class Memory:
             project = self.settings.project or None
         result = self.search(
             SearchQuery(text=query, project=project or None, memory_types=list(memory_types),
-                        limit=limit)
+                        limit=limit), strict=True
         )
         pack = build_pack(result, max_chars=max_chars)
         if not pack.included:

@@ -176,7 +176,7 @@ def _flags(hit: Any) -> list[str]:
 
 def cmd_search(args: argparse.Namespace) -> int:
     with Memory() as mem:
-        result = mem.search(_query_from(args))
+        result = mem.search(_query_from(args), strict=True)
     fmt = _fmt(args)
     if fmt == "json":
         # An object, not a bare list: how the hits matched is part of the answer.

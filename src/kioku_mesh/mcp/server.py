@@ -188,7 +188,7 @@ def build_server(memory: Memory) -> MCPServer:
                 until=parse_when(until) if until else None, include_superseded=include_superseded,
                 limit=limit, boost_project=current_project, explain=explain,
             )
-            return memory.search(q)
+            return memory.search(q, strict=True)
 
         result = call(run)
         now = time.time()
