@@ -270,6 +270,10 @@ def build_server(memory: Memory) -> MCPServer:
         text = (f"mode {info['mode']}; {c['live']} live memories ({c['tombstoned']} deleted, "
                 f"{c['superseded']} superseded, {c['expired']} expired); you are "
                 f"{ident['agent_family']}/{ident['client_id']} session {ident['session_id']}")
+        if info["saves_7d"]:
+            text += "\nsaves in the last 7 days (agent family/project count): " + ", ".join(
+                f"{r['agent_family'] or '-'}/{r['project'] or '-'} {r['saves']}"
+                for r in info["saves_7d"][:20])
         return _result(text, info)
 
     @server.resource("kioku://memories/recent", name="recent-memories",
