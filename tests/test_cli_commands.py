@@ -316,12 +316,13 @@ def test_search_explain_shows_term_scores_and_factors(km):
     whys = [line for line in lines if line.strip().startswith("why: score")]
     assert len(whys) == 2
     assert "lease -" in whys[1] and "importance 1.40" in whys[0]
-    data = json.loads(km.run("search", "lease renewal", "--explain", "--json", check=True).stdout)
+    data = json.loads(km.run("search", "lease renewal", "--explain", "--json",
+                             check=True).stdout)["hits"]
     assert [o["observation_id"] for o in data] == [both, one]
     first = data[0]["explain"]
     assert first["terms"]["lease"] > 0 and data[1]["explain"]["terms"]["lease"] == 0
     assert abs(first["relevance"] * first["boost"] - first["score"]) < 1e-4
-    plain = json.loads(km.run("search", "lease renewal", "--json", check=True).stdout)
+    plain = json.loads(km.run("search", "lease renewal", "--json", check=True).stdout)["hits"]
     assert "explain" not in plain[0]
 
 
