@@ -232,7 +232,8 @@ def validate_new(obs: Observation, limits: Limits, *, imported: bool = False) ->
         check_text(name, getattr(obs, name))
     if not obs.subject.strip():
         raise ValidationError("subject must not be empty")
-    if len(obs.subject) > limits.max_subject_chars:
+    # Titles written elsewhere keep their length: the reference does not limit them.
+    if len(obs.subject) > limits.max_subject_chars and not imported:
         raise ValidationError(f"subject is longer than {limits.max_subject_chars} characters")
     if not obs.content.strip():
         raise ValidationError("content must not be empty")
