@@ -219,12 +219,12 @@ def test_save_and_get_memory_say_when_a_supersede_is_ignored(km):
     text = km.run("get-memory", new, extra_env=alice, check=True).stdout
     assert f"supersedes {old[:12]}: ignored, another scope" in text, text
     found = km.run("search", "signing key", "--json", extra_env=alice, check=True).stdout
-    assert {o["observation_id"] for o in json.loads(found)} == {old, new}
+    assert {o["observation_id"] for o in json.loads(found)["hits"]} == {old, new}
 
     same = save_id(km, "the signing key is in the vault", "signing key, now", "--visibility",
                    "user", "--supersedes", old, extra_env=alice)
     found = km.run("search", "signing key", "--json", extra_env=alice, check=True).stdout
-    assert {o["observation_id"] for o in json.loads(found)} == {new, same}
+    assert {o["observation_id"] for o in json.loads(found)["hits"]} == {new, same}
 
 
 def test_an_ack_counts_only_on_its_message_scope_keys(template):

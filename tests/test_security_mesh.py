@@ -436,7 +436,7 @@ def test_nobody_hides_a_memory_of_a_scope_they_may_not_write(cluster):
     for host in (laptop, desktop):  # the CLI says so, and why
         state = json.loads(host.get(a_user).stdout)["_state"]
         assert any(attempts[0][:12] in s and "ignored" in s for s in state), state
-        found = json.loads(host.run("search", "release key", "--json").stdout)
+        found = json.loads(host.run("search", "release key", "--json").stdout)["hits"]
         assert a_user in {hit["observation_id"] for hit in found}, found
 
     # The hub does not tell carol which users and teams hold private memories.
