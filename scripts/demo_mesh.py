@@ -67,9 +67,12 @@ def run_mesh_act(cli: str, base: dict[str, str], root: str, say: Callable[[str],
         procs[host].send_signal(signal.SIGTERM)
         procs[host].wait(timeout=15)
 
-    def count(host: str, query: str) -> int:
-        out = cli_run(host, ("codex", "codex-cli"), "search", query, "--json", show=False)
-        return len(json.loads(out)["hits"])
+    def has(host: str, subject: str) -> bool:
+        """The memory titled `subject` is on `host` (its best hit for the title)."""
+        out = cli_run(host, ("codex", "codex-cli"), "search", f'"{subject}"', "--json",
+                      show=False)
+        hits = json.loads(out)["hits"]
+        return bool(hits) and hits[0]["subject"] == subject
 
     claude, codex = ("claude", "claude-code"), ("codex", "codex-cli")
     try:
@@ -89,7 +92,8 @@ def run_mesh_act(cli: str, base: dict[str, str], root: str, say: Callable[[str],
                        "smoke suite (about 4 minutes), then promote the same image tag.",
             "project": "payments", "memory_type": "pattern", "importance": 4})
         print(f"\n  [claude on the spoke, via MCP] save_observation(...)\n    {text}")
-        _wait("replication to the hub", lambda: count("hub", "staging hub") == 1)
+        _wait("replication to the hub",
+              lambda: has("hub", "Deploys go through the staging hub first"))
         say("A moment later it is on the desktop, where Codex recalls it:")
         cli_run("hub", codex, "recall", "-p", "payments", "--max-chars", "600")
         say("The laptop goes to sleep (its node stops). Meanwhile Codex on the desktop "
@@ -104,8 +108,8 @@ def run_mesh_act(cli: str, base: dict[str, str], root: str, say: Callable[[str],
         say("The laptop wakes up. Its node reconnects, compares digests with the hub and "
             "fetches what it missed: nothing written while it was away is lost.")
         start("spoke")
-        took = _wait("catch-up", lambda: count("spoke", "STRIPE_TEST_KEY") == 1
-                     and count("spoke", "promote latest") == 1)
+        took = _wait("catch-up", lambda: has("spoke", "Smoke suite needs STRIPE_TEST_KEY")
+                     and has("spoke", "Image tags are the git SHA"))
         say(f"Caught up {took:.1f} s after the node restarted:")
         cli_run("spoke", claude, "search", "smoke tags SHA", "-p", "payments")
         cli_run("spoke", claude, "status")
