@@ -109,6 +109,12 @@ def memory(km: Env, monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture
+def anyio_backend() -> str:
+    """The event loop of the async (MCP client) tests."""
+    return "asyncio"
+
+
+@pytest.fixture
 def cluster(tmp_path: Path):
     """Mesh hosts for the multi-process tests; every node left running is
     stopped at teardown (and must exit promptly on SIGTERM)."""

@@ -363,6 +363,15 @@ class Cluster:
         host.run("init", "--mode", "spoke", *dial, *(["--tls"] if tls else []))
         return host
 
+    def connected_pair(self) -> tuple[Host, Host]:
+        """A hub and a spoke, both nodes running and seeing each other."""
+        hub = self.hub("hub")
+        spoke = self.spoke("spoke", hub)
+        hub.node.start()
+        spoke.node.start()
+        wait_until(lambda: hub.sees(spoke) and spoke.sees(hub), 15)
+        return hub, spoke
+
     def close(self) -> None:
         """Stop whatever is still running (SIGTERM, then SIGKILL if it hangs)."""
         hung = []

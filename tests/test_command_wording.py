@@ -12,11 +12,6 @@ from mcp_helpers import connect, spawned  # noqa: F401 - spawned checks every se
 from kioku_mesh.cli.main import build_parser
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _options(parser: argparse.ArgumentParser, path: list[str]):
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):

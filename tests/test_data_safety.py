@@ -27,11 +27,6 @@ NASTY_SUBJECT = "a \x1b[2J\rb \u2066c"
 UNSAFE = ["\x1b", "\x07", "\u202e", "\u2066", "\x9b", "\r"]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _clean(text: str) -> None:
     for ch in UNSAFE:
         assert ch not in text, (ch, text)

@@ -12,11 +12,6 @@ import pytest
 from cli_helpers import assert_one_line_error, save, save_id, search_ids, search_json
 from mcp_helpers import connect, spawned  # noqa: F401 - spawned checks every server exits
 
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 # ------------------------------------------------------------------ MCP arguments
 
 

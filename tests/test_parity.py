@@ -1,18 +1,77 @@
-"""Issue 12 §5: save counts per agent and project, and agent transcript
-residue refused."""
+"""Issue 12 §5: project renames (replicated), save counts per agent and
+project, and agent transcript residue refused."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from cli_helpers import assert_one_line_error, save_id
+from cli_helpers import assert_one_line_error, save_id, search_ids
 from mcp_helpers import connect, spawned  # noqa: F401 - spawned checks every server exits
+from mesh_helpers import wait_until
+
+from kioku_mesh.core.projects import ProjectRename, names_of, resolve
+
+# ----------------------------------------------------------------- renames
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+def test_renamed_project_keeps_its_history_in_search_recall_and_new_saves(km):
+    old = save_id(km, "Refunds go through the ledger", "Refund path", "-p", "payments")
+    other = save_id(km, "Unrelated", "Infra note", "-p", "infra")
+    res = km.run("project", "rename", "payments", "billing", check=True)
+    assert "'payments'" in res.stdout and "'billing'" in res.stdout
+    new = json.loads(km.run("save", "Invoices are immutable", "-s", "Invoices", "-p", "payments",
+                            "--json", check=True).stdout)["observation"]
+    assert new["project"] == "billing"  # a save under the old name goes to the new one
+    assert set(search_ids(km, "-p", "billing")) == {old, new["observation_id"]}
+    assert set(search_ids(km, "-p", "payments")) == {old, new["observation_id"]}
+    assert set(search_ids(km, "ledger", "-p", "billing")) == {old}
+    assert other not in search_ids(km, "-p", "billing")
+    recall = km.run("recall", "-p", "billing", check=True).stdout
+    assert "Refund path" in recall and "Invoices" in recall and "Infra note" not in recall
+    listed = json.loads(km.run("project", "list", "--json", check=True).stdout)
+    assert {"project": "billing", "memories": 2, "old_names": ["payments"]} in listed
+    assert "billing: 2 memories (was 'payments')" in km.run("project", "list", check=True).stdout
+    # Renaming back undoes it; a stale or unknown name is refused.
+    assert_one_line_error(km.run("project", "rename", "payments", "x"), 2, contains="already")
+    assert_one_line_error(km.run("project", "rename", "nosuch", "x"), 1, contains="no memories")
+    km.run("project", "rename", "billing", "payments", check=True)
+    assert set(search_ids(km, "-p", "payments")) == {old, new["observation_id"]}
+
+
+def test_rename_order_is_the_same_on_every_host():
+    a = ProjectRename("1" * 32, "a", "b", "2026-01-01T00:00:00.000000Z")
+    b = ProjectRename("2" * 32, "b", "c", "2026-01-02T00:00:00.000000Z")
+    back = ProjectRename("3" * 32, "c", "a", "2026-01-03T00:00:00.000000Z")
+    assert resolve([b, a]) == resolve([a, b]) == {"a": "c", "b": "c"}
+    assert names_of("b", [a, b]) == ["c", "a", "b"]
+    assert resolve([back, a, b]) == {"b": "a", "c": "a"}
+    with pytest.raises(ValueError):
+        ProjectRename.from_wire({"rename_id": "4" * 32, "old": "x", "new": "x",
+                                 "created_at": "2026-01-01T00:00:00Z"})
+
+
+def test_a_rename_replicates_and_search_on_the_other_host_honours_it(cluster):
+    hub, spoke = cluster.connected_pair()
+    oid = spoke.save("kept under the old name", "old name memory", "-p", "payments")
+    wait_until(lambda: oid in hub.obs_ids(), 10)
+    hub.run("project", "rename", "payments", "billing")
+
+    def spoke_follows() -> bool:
+        listed = json.loads(spoke.run("project", "list", "--json").stdout)
+        return any(e["project"] == "billing" and e["old_names"] == ["payments"] for e in listed)
+
+    wait_until(spoke_follows, 15)
+    found = json.loads(spoke.run("search", "-p", "billing", "--json").stdout)["hits"]
+    assert [h["observation_id"] for h in found] == [oid]
+    # A host that was offline during the rename catches up on reconnect.
+    spoke.node.stop()
+    hub.run("project", "rename", "billing", "ledger")
+    spoke.node.start()
+    wait_until(lambda: any(e["project"] == "ledger"
+                           for e in json.loads(spoke.run("project", "list", "--json").stdout)), 20)
+    spoke.node.stop()
+    hub.node.stop()
 
 
 # ------------------------------------------------------------- save counts

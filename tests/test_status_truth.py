@@ -19,11 +19,7 @@ def _text_status(host) -> str:
 
 
 def test_status_after_nodes_stop_shows_last_heard_never_online(cluster):
-    hub = cluster.hub("hub")
-    spoke = cluster.spoke("spoke", hub)
-    hub.node.start()
-    spoke.node.start()
-    wait_until(lambda: hub.sees(spoke) and spoke.sees(hub), 15)
+    hub, spoke = cluster.connected_pair()
     oid = spoke.save("replicated before the stop", "before stop")
     wait_until(lambda: oid in hub.obs_ids(), 10)
     # Right after a catch-up the sync is on record, not "not synced".
@@ -32,7 +28,15 @@ def test_status_after_nodes_stop_shows_last_heard_never_online(cluster):
     assert f"peer {hub.pc_id()[:8]} (hub): connected, synced " in running
     assert "node:      running (spoke, pid" in running and "reported " in running
 
+    # The spoke's node stops: the running hub says so, with when it last heard it.
     spoke.node.stop()
+
+    def hub_saw_it_go() -> bool:
+        peer = hub.status()["mesh"]["peers"].get(spoke.pc_id()) or {}
+        return peer.get("online") is False and bool(peer.get("last_heard"))
+
+    wait_until(hub_saw_it_go, 15)
+    assert f"peer {spoke.pc_id()[:8]} (spoke): last heard " in _text_status(hub)
     hub.node.stop()
     for host, other in ((spoke, hub), (hub, spoke)):
         info = host.status()["mesh"]

@@ -230,7 +230,7 @@ class Memory:
             content=content,
             subject=subject.strip(),
             summary=summary.strip() if summary else "",
-            project=(project or self.settings.project).strip(),
+            project=self._current_project((project or self.settings.project).strip()),
             tags=split_list(tags),
             memory_type=(memory_type or "note").strip().lower(),
             importance=importance,
@@ -260,6 +260,14 @@ class Memory:
         ignored = links.ignored_supersedes(self.store.db, obs.observation_id) if obs.supersedes else []
         return SaveResult(obs, scope_label(obs.visibility, obs.scope_id), similar, redactions,
                           ignored_supersedes=ignored, placeholders=kept)
+
+    def _current_project(self, project: str) -> str:
+        """A save under a renamed project's old name goes under its current name."""
+        if not project:
+            return project
+        from .projects import current_name
+
+        return current_name(self, project)
 
     @property
     def redaction_allowlist(self) -> Allowlist:
@@ -351,7 +359,27 @@ class Memory:
                 raise ValidationError(
                     f"invalid visibility {tier!r}: choose mesh, user, team or legacy"
                 )
+        if query.project:
+            from .projects import names_of_project
+
+            names = names_of_project(self, query.project)
+            if len(names) > 1:
+                return self._search_names(query, names)
         return search(self.store.db, query, self.reader_scope)
+
+    def _search_names(self, query: SearchQuery, names: list[str]) -> SearchResult:
+        """A project that has been renamed: one search per name it has gone by,
+        merged by score (search takes one project; ADR 0017)."""
+        window = replace(query, offset=0, limit=query.offset + query.limit)
+        results = [search(self.store.db, replace(window, project=name), self.reader_scope)
+                   for name in names]
+        hits = sorted((h for r in results for h in r.hits), key=lambda h: -h.score)
+        matches = {r.match for r in results}
+        return replace(results[0], hits=hits[query.offset:query.offset + query.limit],
+                       total=sum(r.total for r in results),
+                       total_exact=all(r.total_exact for r in results),
+                       match="all" if "all" in matches else "any" if "any" in matches
+                       else "browse")
 
     def resolve_pc_id(self, text: str) -> str:
         """A host's full pc_id from itself or a unique prefix (displays show 8
@@ -429,23 +457,10 @@ class Memory:
         )
         pack = build_pack(result, max_chars=max_chars)
         if not pack.included:
-            pack.empty_note = self._why_empty(query, project, memory_types)
+            from .recall import why_empty
+
+            pack.empty_note = why_empty(self, query, project, memory_types)
         return pack
-
-    def _why_empty(self, query: str, project: str | None, memory_types: Sequence[str]) -> str:
-        from .projects import project_counts
-
-        counts = project_counts(self)
-        if not counts:
-            return "no memories on this host yet: save one (kioku-mesh save / save_observation)"
-        if project and project not in counts:
-            known = ", ".join(sorted((p for p in counts if p), key=lambda p: -counts[p])[:8])
-            return (f"no memories in project {project!r}; projects here: {known or '(none named)'}"
-                    " (check the spelling, or recall without a project)")
-        what = " and ".join(filter(None, [f"project {project!r}" if project else "",
-                                          "type " + ",".join(memory_types) if memory_types else "",
-                                          f"query {query!r}" if query else ""]))
-        return f"no memories match {what or 'these filters'}; widen the filters or search instead"
 
     # ------------------------------------------------------------- delete
 

@@ -1,10 +1,12 @@
-"""Projects as this host knows them: the names in use and how many memories each has."""
+"""Projects as this host knows them: the names in use, how many memories
+each has, and renames (core.projects, ADR 0017)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..core.projects import ProjectRename
     from .memory import Memory
 
 
@@ -23,3 +25,64 @@ def project_counts(mem: Memory) -> dict[str, int]:
         (scope.user_id or "\x00", *teams),
     ).fetchall()
     return {str(r[0]): int(r[1]) for r in rows}
+
+
+def renames(mem: Memory) -> list[ProjectRename]:
+    from ..store.projects import all_renames
+
+    return all_renames(mem.store)
+
+
+def names_of_project(mem: Memory, project: str) -> list[str]:
+    """Every name a project goes by, its current name first (one name when never renamed)."""
+    from ..core.projects import names_of
+
+    return names_of(project, renames(mem))
+
+
+def current_name(mem: Memory, project: str) -> str:
+    from ..core.projects import resolve
+
+    return resolve(renames(mem)).get(project, project) if project else project
+
+
+def rename_project(mem: Memory, old: str, new: str) -> ProjectRename:
+    """Record that `old` is now called `new`, on this host and (through the
+    node) every peer. Memories keep the name they were saved under; search,
+    recall and new saves read the old name as the new one."""
+    from ..core.errors import NotFoundError, ValidationError
+    from ..core.models import new_id
+    from ..core.projects import ProjectRename, check_names
+    from ..core.timeutil import now_wire
+    from ..store.projects import apply_renames
+
+    old, new = old.strip(), new.strip()
+    check_names(old, new)
+    now = current_name(mem, old)
+    if now != old:
+        raise ValidationError(f"project {old!r} was renamed to {now!r} already; rename {now!r}")
+    from ..core.projects import resolve
+
+    if old not in project_counts(mem) and old not in resolve(renames(mem)).values():
+        raise NotFoundError(f"no memories in project {old!r}: nothing to rename "
+                            "(`kioku-mesh project list` shows the names in use)")
+    rename = ProjectRename(new_id(), old, new, now_wire(), mem.identity.pc_id)
+    apply_renames(mem.store, [rename], "local")
+    return rename
+
+
+def list_projects(mem: Memory) -> list[dict[str, object]]:
+    """Current project names with their live memories (old names counted in)
+    and the old names each has had, busiest first."""
+    from ..core.projects import resolve
+
+    canonical = resolve(renames(mem))
+    out: dict[str, dict[str, object]] = {}
+    for name, count in project_counts(mem).items():
+        target = canonical.get(name, name)
+        entry = out.setdefault(target, {"project": target, "memories": 0, "old_names": []})
+        entry["memories"] = int(entry["memories"]) + count  # type: ignore[call-overload]
+    for old, target in canonical.items():
+        entry = out.setdefault(target, {"project": target, "memories": 0, "old_names": []})
+        entry["old_names"].append(old)  # type: ignore[union-attr]
+    return sorted(out.values(), key=lambda e: (-int(e["memories"]), str(e["project"])))  # type: ignore[call-overload]

@@ -7,10 +7,15 @@ greedily into a character budget so the pack never floods a context window.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..core.models import Observation
 from ..store.search import SearchResult
+
+if TYPE_CHECKING:
+    from .memory import Memory
 
 TYPE_ORDER = ("decision", "bug", "config", "pattern", "note", "summary")
 
@@ -70,3 +75,20 @@ def build_pack(result: SearchResult, *, max_chars: int) -> RecallPack:
 
 def _neg(text: str) -> tuple[int, ...]:
     return tuple(-ord(c) for c in text)
+
+
+def why_empty(mem: Memory, query: str, project: str | None, memory_types: Sequence[str]) -> str:
+    """What to tell someone whose recall came back empty: what is true, what to do."""
+    from .projects import project_counts
+
+    counts = project_counts(mem)
+    if not counts:
+        return "no memories on this host yet: save one (kioku-mesh save / save_observation)"
+    if project and project not in counts:
+        known = ", ".join(sorted((p for p in counts if p), key=lambda p: -counts[p])[:8])
+        return (f"no memories in project {project!r}; projects here: {known or '(none named)'}"
+                " (check the spelling, or recall without a project)")
+    what = " and ".join(filter(None, [f"project {project!r}" if project else "",
+                                      "type " + ",".join(memory_types) if memory_types else "",
+                                      f"query {query!r}" if query else ""]))
+    return f"no memories match {what or 'these filters'}; widen the filters or search instead"

@@ -204,6 +204,9 @@ def build_parser() -> Parser:
     from .team_commands import add_parsers as add_team_parsers
 
     add_team_parsers(sub, common, Parser)
+    from .project_commands import add_parsers as add_project_parsers
+
+    add_project_parsers(sub, common, Parser)
     from .msg_commands import add_parsers as add_msg_parsers
 
     add_msg_parsers(sub, common, Parser)

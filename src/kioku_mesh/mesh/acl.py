@@ -22,6 +22,7 @@ ALL_MESSAGES = [
 MESH_KEYS = [
     "mem/mesh/**", "mem/obs/**", "mem/tomb/**", "msg/mesh/**",
     "kioku/node/**", "kioku/presence/**", "kioku/sync/*/mesh/**",
+    "kioku/projects/**",  # project renames are mesh-wide (ADR 0017)
 ]
 
 

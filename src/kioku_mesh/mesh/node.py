@@ -39,7 +39,7 @@ from ..store.replication import (
     prune_changes,
     set_state,
 )
-from . import protocol
+from . import project_sync, protocol
 from .antientropy import AntiEntropyPuller
 from .config import MeshConfig, zenoh_config_json
 from .ingest import Action, Rejected, classify, wildcard_scope
@@ -221,6 +221,8 @@ class Node(AntiEntropyPuller):
             f"{protocol.NODE_PREFIX}/**", self._on_liveliness, history=True))
         declared.append(liveliness.declare_subscriber(
             PRESENCE_PREFIX + "/**", self._on_presence, history=True))
+        assert self._query_store is not None
+        declared += project_sync.declare(session, self._query_store, self._query_lock, self._count)
         self._presence_tokens.clear()  # tokens belonged to the previous session
         declared.append(liveliness.declare_token(
             protocol.liveliness_key(self.cfg.role, self.pc_id)))
@@ -469,6 +471,8 @@ class Node(AntiEntropyPuller):
         started = time.time()
         try:
             fetched, purged, sent = self.pull_from(store, pc_id)
+            assert self.session is not None
+            fetched += project_sync.pull(self.session, store, self._count)
             result = {"last_sync": time.time(), "fetched": fetched, "purged": purged,
                       "bytes": sent, "seconds": round(time.time() - started, 3), "error": None}
             self._count("sync_rounds")
@@ -489,6 +493,12 @@ class Node(AntiEntropyPuller):
                     self._sync_presence(store)
                 except Exception as exc:  # noqa: BLE001 - presence must not stop the node
                     log.warning("presence not updated: %s", exc)
+                session = self.session
+                if session is not None:
+                    try:
+                        project_sync.publish_pending(session, store)
+                    except zenoh.ZError as exc:
+                        log.warning("project renames not published yet: %s", exc)
                 self._write_status("running")
         finally:
             store.close()

@@ -461,10 +461,17 @@ def _rekey_by_scope(db: sqlite3.Connection) -> None:
     """)
 
 
+def _v9_project_renames(db: sqlite3.Connection) -> None:
+    # Project renames are their own replicated record (ADR 0017).
+    from .projects import SCHEMA
+
+    _run_script(db, SCHEMA)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_memories, _v2_replication, _v3_messages, _v4_change_lookup, _v5_search_columns,
     _v6_word_index_key, _v7_short_substring_index,
-    _v8_scoped_supersessions,
+    _v8_scoped_supersessions, _v9_project_renames,
 ]
 
 
