@@ -74,6 +74,30 @@ def test_a_rename_replicates_and_search_on_the_other_host_honours_it(cluster):
     hub.node.stop()
 
 
+def test_a_rename_crosses_a_secured_hub_with_access_control(cluster):
+    """In a secured mesh any enrolled peer may rename (project names are
+    mesh-wide): the hub's access control lets kioku/projects/** through."""
+    from test_security_mesh import connected, secured_hub, secured_spoke
+
+    hub = secured_hub(cluster)
+    alice = secured_spoke(cluster, "alice", hub, "alice")
+    bob = secured_spoke(cluster, "bob", hub, "bob")
+    for host in (hub, alice, bob):
+        host.node.start()
+    connected(hub, alice, bob)
+    oid = bob.save("a mesh memory under the old name", "old", "-p", "payments")
+    wait_until(lambda: oid in alice.obs_ids(), 20)
+    alice.run("project", "rename", "payments", "billing")
+
+    def follows(host) -> bool:
+        found = json.loads(host.run("search", "-p", "billing", "--json").stdout)["hits"]
+        return [h["observation_id"] for h in found] == [oid]
+
+    wait_until(lambda: follows(hub) and follows(bob), 20)
+    for host in (alice, bob, hub):
+        host.node.stop()
+
+
 # ------------------------------------------------------------- save counts
 
 
