@@ -533,7 +533,12 @@ def test_near_duplicate_candidates_have_the_longest_subject_word_newest_first(
 
 @settings(max_examples=200, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(project=st.text(min_size=1, max_size=30).filter(lambda p: p.strip() == p and "\x00" not in p))
+# The names pile up in one store (the project column is indexed); a name with
+# a word starting "oute" would make "oute" a word prefix, not a fragment of
+# "router" (ADR 0012: a term is a word or prefix first, a substring only if
+# no word matches).
+@given(project=st.text(min_size=1, max_size=30).filter(
+    lambda p: p.strip() == p and "\x00" not in p and "oute" not in p.lower()))
 def test_arbitrary_project_filter_finds_exactly_that_project(memory: Memory, project: str) -> None:
     try:
         project.encode("utf-8")
