@@ -78,6 +78,16 @@ def test_unusable_state_dir_is_explained_not_an_internal_error(km):
         assert "KIOKU_MESH_STATE_DIR" in err
 
 
+def test_a_path_that_cannot_be_used_is_named_not_an_internal_error(km):
+    blocked = km.home / "a-file"
+    blocked.write_text("")
+    err = assert_one_line_error(km.run("export", "-o", str(blocked / "out.jsonl")), 1,
+                                contains="cannot use")
+    assert str(blocked / "out.jsonl") in err
+    res = km.run("init", extra_env={"KIOKU_MESH_CONFIG": str(blocked / "config.yaml")})
+    assert_one_line_error(res, None, contains=str(blocked))
+
+
 @pytest.mark.anyio
 @pytest.mark.usefixtures("spawned")
 async def test_age_has_one_format_in_cli_and_mcp(km):

@@ -252,6 +252,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return 0
+    except OSError as exc:
+        # A file or directory the command needed (config, state, an output
+        # file): name it and the reason, not "internal error".
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"{PROG}: error: cannot use{where}: {exc.strerror or exc} (check the path and "
+              "its permissions, or point KIOKU_MESH_CONFIG / KIOKU_MESH_STATE_DIR elsewhere)",
+              file=sys.stderr)
+        return 1
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no tracebacks
         if os.environ.get("KIOKU_MESH_DEBUG"):
             raise
