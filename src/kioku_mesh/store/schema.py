@@ -292,41 +292,48 @@ def _v5_search_columns(db: sqlite3.Connection) -> None:
     )
 
 
-# The word index as of v6: camelCase words also indexed by their parts, and a
-# `key` column holding the row's seq, so search can score a term on a set of
-# candidate rows inside FTS5 (ADR 0012). Search expressions never name `key`.
-_WORDS_V6 = """
-    CREATE VIRTUAL TABLE obs_words USING fts5(
-        subject, summary, content, tags_text, project, key,
-        content='', tokenize='porter unicode61 remove_diacritics 2'
-    );
+def _index_triggers(tri_columns: tuple[str, ...]) -> str:
+    """The triggers that keep both text indexes in step with `observations`
+    (word index as of v6; the trigram index over `tri_columns`)."""
+    cols = ", ".join(tri_columns)
+    new = ", ".join(f"new.{c}" for c in tri_columns)
+    old = ", ".join(f"old.{c}" for c in tri_columns)
+    return f"""
     CREATE TRIGGER obs_index_insert AFTER INSERT ON observations BEGIN
         INSERT INTO obs_words(rowid, subject, summary, content, tags_text, project, key)
         VALUES (new.seq, km_words_short(new.subject), km_words_short(new.summary),
                 km_words(new.content), km_words_short(new.tags_text), new.project, new.seq);
-        INSERT INTO obs_tri(rowid, subject, summary, content, tags_text, project)
-        VALUES (new.seq, new.subject, new.summary, new.content, new.tags_text, new.project);
+        INSERT INTO obs_tri(rowid, {cols}) VALUES (new.seq, {new});
     END;
     CREATE TRIGGER obs_index_delete AFTER DELETE ON observations BEGIN
         INSERT INTO obs_words(obs_words, rowid, subject, summary, content, tags_text, project,
                               key)
         VALUES ('delete', old.seq, km_words_short(old.subject), km_words_short(old.summary),
                 km_words(old.content), km_words_short(old.tags_text), old.project, old.seq);
-        INSERT INTO obs_tri(obs_tri, rowid, subject, summary, content, tags_text, project)
-        VALUES ('delete', old.seq, old.subject, old.summary, old.content, old.tags_text,
-                old.project);
+        INSERT INTO obs_tri(obs_tri, rowid, {cols}) VALUES ('delete', old.seq, {old});
     END;
 """
 
 
+_DROP_INDEX_TRIGGERS = """
+    DROP TRIGGER obs_index_insert;
+    DROP TRIGGER obs_index_delete;
+"""
+
+
 def _v6_word_index_key(db: sqlite3.Connection) -> None:
-    # A contentless FTS5 table cannot gain a column: rebuild it from the rows,
+    # The word index gains camelCase parts (subjects, summaries, tags) and a
+    # `key` column holding the row's seq, so search can name the rows a term
+    # is scored on (ADR 0012); search expressions never match `key`. A
+    # contentless FTS5 table cannot gain a column: rebuild it from the rows,
     # once, in this migration's transaction.
-    _run_script(db, """
-        DROP TRIGGER obs_index_insert;
-        DROP TRIGGER obs_index_delete;
+    _run_script(db, _DROP_INDEX_TRIGGERS + """
         DROP TABLE obs_words;
-    """ + _WORDS_V6)
+        CREATE VIRTUAL TABLE obs_words USING fts5(
+            subject, summary, content, tags_text, project, key,
+            content='', tokenize='porter unicode61 remove_diacritics 2'
+        );
+    """ + _index_triggers(("subject", "summary", "content", "tags_text", "project")))
     db.execute(
         "INSERT INTO obs_words(rowid, subject, summary, content, tags_text, project, key) "
         "SELECT seq, km_words_short(subject), km_words_short(summary), km_words(content), "
@@ -339,28 +346,12 @@ def _v7_short_substring_index(db: sqlite3.Connection) -> None:
     # contents it cost ~73 us of each import's ~250 us per memory and most of
     # the slow saves (its segment merges), while the word index already finds
     # words, stems, prefixes and Japanese everywhere (ADR 0012).
-    _run_script(db, """
-        DROP TRIGGER obs_index_insert;
-        DROP TRIGGER obs_index_delete;
+    _run_script(db, _DROP_INDEX_TRIGGERS + """
         DROP TABLE obs_tri;
         CREATE VIRTUAL TABLE obs_tri USING fts5(
             subject, tags_text, content='observations', content_rowid='seq', tokenize='trigram'
         );
-        CREATE TRIGGER obs_index_insert AFTER INSERT ON observations BEGIN
-            INSERT INTO obs_words(rowid, subject, summary, content, tags_text, project, key)
-            VALUES (new.seq, km_words_short(new.subject), km_words_short(new.summary),
-                    km_words(new.content), km_words_short(new.tags_text), new.project, new.seq);
-            INSERT INTO obs_tri(rowid, subject, tags_text)
-            VALUES (new.seq, new.subject, new.tags_text);
-        END;
-        CREATE TRIGGER obs_index_delete AFTER DELETE ON observations BEGIN
-            INSERT INTO obs_words(obs_words, rowid, subject, summary, content, tags_text, project,
-                                  key)
-            VALUES ('delete', old.seq, km_words_short(old.subject), km_words_short(old.summary),
-                    km_words(old.content), km_words_short(old.tags_text), old.project, old.seq);
-            INSERT INTO obs_tri(obs_tri, rowid, subject, tags_text)
-            VALUES ('delete', old.seq, old.subject, old.tags_text);
-        END;
+    """ + _index_triggers(("subject", "tags_text")) + """
         INSERT INTO obs_tri(obs_tri) VALUES ('rebuild');
     """)
 
