@@ -43,7 +43,11 @@ def _kill_after(km, tag: str, wanted: int) -> list[str]:
             printed.append(line.strip())
         assert len(printed) == wanted, proc.stderr.read() if proc.stderr else ""
         proc.send_signal(signal.SIGKILL)
-        out, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        # Read through the same buffered reader: readline() may already hold
+        # lines read ahead from the pipe, which communicate() would not see.
+        out = proc.stdout.read()
+        err = proc.stderr.read() if proc.stderr else ""
     finally:
         if proc.poll() is None:
             proc.kill()
