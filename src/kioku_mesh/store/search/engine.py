@@ -179,7 +179,7 @@ def _run_text(db: sqlite3.Connection, q: SearchQuery, scope: ReaderScope, terms:
     boosting = q.boost_project is not None
     boost = boost_sql(boosting, q.include_superseded)
     if exhaustive or any(s.table != "obs_words" for s in sources):
-        ranking, _ = exhaustive_rank(db, sources, where, boost, params)
+        ranking = exhaustive_rank(db, sources, where, boost, params)
     else:
         # One aggregate per statement: SQLite reads a lone max() off an index.
         top_importance = db.execute("SELECT max(importance) FROM observations").fetchone()[0]

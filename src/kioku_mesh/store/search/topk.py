@@ -179,14 +179,12 @@ def _finish(rows: list[tuple[int, float, float, float]], extra: dict[int, float]
 
 
 def exhaustive_rank(db: sqlite3.Connection, sources: list[Source], where: str, boost: str,
-                    params: dict[str, object]) -> tuple[Ranking, dict[int, dict[int, float]]]:
+                    params: dict[str, object]) -> Ranking:
     """Every match of every term, one term at a time: the reference ranking,
-    and the way substring (trigram) terms are ranked. Also returns each
-    row's share per term."""
+    and the way substring (trigram) terms are ranked."""
     total: dict[int, float] = {}
     boosts: dict[int, float] = {}
     created: dict[int, float] = {}
-    parts: dict[int, dict[int, float]] = {}
     for src in sources:
         t = src.table
         weights = WORD_WEIGHTS if t == "obs_words" else TRIGRAM_WEIGHTS
@@ -196,7 +194,6 @@ def exhaustive_rank(db: sqlite3.Connection, sources: list[Source], where: str, b
         for seq, share, b, ts in db.execute(sql, {**params, "expr": src.expr}):
             total[seq] = total.get(seq, 0.0) + share
             boosts[seq], created[seq] = b, ts
-            parts.setdefault(seq, {})[src.index] = share
     score = {d: s * boosts[d] for d, s in total.items()}
     ranked = sorted(score, key=lambda d: (-score[d], -created[d], -d))
-    return Ranking(ranked, score, created, False, len(score)), parts
+    return Ranking(ranked, score, created, False, len(score))
