@@ -59,8 +59,8 @@ class SearchResult:
     # "all": the best hit has every term; "any": it lacks some; "browse": no text.
     match: str
     terms: list[str]
-    # False when some common terms were only scored on the leading rows
-    # (ADR 0012): `total` then counts the rows the other terms matched.
+    # False when not every matching row was looked at (ADR 0012): `total` is
+    # then a floor, shown as "N+".
     total_exact: bool = True
     matched_terms: list[str] = field(default_factory=list)  # terms that matched anything
 
@@ -124,8 +124,8 @@ def _has_every_term(db: sqlite3.Connection, sources: list[Source], terms: int, s
 
 def _term_shares(db: sqlite3.Connection, sources: list[Source], seqs: list[int]
                  ) -> dict[int, dict[int, float]]:
-    """Each term's share on each of these rows (for explanations and for
-    telling whether the best hit has every term): one statement per term."""
+    """Each term's share on each of these rows (for explanations): one
+    statement per term."""
     out: dict[int, dict[int, float]] = {s: {} for s in seqs}
     for src in sources:
         if src.table == "obs_words":
