@@ -326,6 +326,20 @@ def test_search_explain_shows_term_scores_and_factors(km):
     assert "explain" not in plain[0]
 
 
+def test_search_ranks_the_project_files_project_a_little_higher(km, tmp_path):
+    mine = save_id(km, "lease renewal races the heartbeat", "Lease race", "-p", "alpha")
+    other = save_id(km, "lease renewal races the heartbeat", "Lease race", "-p", "beta")
+    work = tmp_path / "repo"
+    work.mkdir()
+    (work / ".kioku-mesh.yaml").write_text("project: alpha\n")
+    outside = json.loads(km.run("search", "lease heartbeat", "--json", check=True).stdout)
+    assert [h["observation_id"] for h in outside["hits"]] == [other, mine]  # newer first
+    inside = json.loads(km.run("search", "lease heartbeat", "--json", "--explain", cwd=work,
+                               check=True).stdout)
+    assert [h["observation_id"] for h in inside["hits"]] == [mine, other]
+    assert inside["hits"][0]["explain"]["factors"]["project"] == 1.25
+
+
 def test_search_no_match_exits_zero(km):
     save_id(km, "something else entirely", "Other")
     res = km.run("search", "nonexistentword")

@@ -615,3 +615,19 @@ def test_shown_superseded_memory_ranks_below_its_replacement(memory: Memory) -> 
     why = result.hits[1].explanation
     assert why is not None and why.factors["superseded"] == 0.5
     assert "superseded" not in result.hits[0].explanation.factors  # type: ignore[union-attr]
+
+
+def test_projects_filter_takes_any_of_several_names(memory: Memory) -> None:
+    old = put(memory, "lease timing note", "lease", project="billing").observation_id
+    new = put(memory, "lease timing note two", "lease", project="payments").observation_id
+    put(memory, "lease timing note", "lease", project="other")
+    result = find(memory, "lease timing", projects=["billing", "payments"])
+    assert set(ids(result)) == {old, new} and result.total == 2
+
+
+def test_boost_covers_the_other_names_of_the_current_project(memory: Memory) -> None:
+    other = put(memory, "alias probe text", "same", project="other", age_s=DAY).observation_id
+    old_name = put(memory, "alias probe text", "same", project="billing",
+                   age_s=2 * DAY).observation_id
+    result = find(memory, "alias probe", boost_project="payments", boost_aliases=["billing"])
+    assert ids(result) == [old_name, other]

@@ -98,7 +98,8 @@ def _brute(store: Store, q: SearchQuery, now: float) -> dict[int, float]:
     out = {}
     for seq, importance, created, project in rows:
         if seq in relevance:
-            f = boost_parts(importance, created, project, now, q.boost_project)
+            f = boost_parts(importance, created, project, now,
+                            [q.boost_project] if q.boost_project else [])
             out[seq] = relevance[seq] * f["importance"] * f["recency"] * f["project"]
     return out
 

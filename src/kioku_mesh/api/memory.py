@@ -359,27 +359,21 @@ class Memory:
                 raise ValidationError(
                     f"invalid visibility {tier!r}: choose mesh, user, team or legacy"
                 )
-        if query.project:
-            from .projects import names_of_project
+        from .projects import names_of_project
 
+        if query.project:
+            # A renamed project: its memories under every name it has gone by.
             names = names_of_project(self, query.project)
             if len(names) > 1:
-                return self._search_names(query, names)
+                query = replace(query, project=None, projects=names)
+        if query.boost_project is None and self.settings.project:
+            query = replace(query, boost_project=self.settings.project)
+        if query.boost_project is not None:
+            others = [n for n in names_of_project(self, query.boost_project)
+                      if n != query.boost_project]
+            query = replace(query, boost_aliases=list(dict.fromkeys([*query.boost_aliases,
+                                                                     *others])))
         return search(self.store.db, query, self.reader_scope)
-
-    def _search_names(self, query: SearchQuery, names: list[str]) -> SearchResult:
-        """A project that has been renamed: one search per name it has gone by,
-        merged by score (search takes one project; ADR 0017)."""
-        window = replace(query, offset=0, limit=query.offset + query.limit)
-        results = [search(self.store.db, replace(window, project=name), self.reader_scope)
-                   for name in names]
-        hits = sorted((h for r in results for h in r.hits), key=lambda h: -h.score)
-        matches = {r.match for r in results}
-        return replace(results[0], hits=hits[query.offset:query.offset + query.limit],
-                       total=sum(r.total for r in results),
-                       total_exact=all(r.total_exact for r in results),
-                       match="all" if "all" in matches else "any" if "any" in matches
-                       else "browse")
 
     def resolve_pc_id(self, text: str) -> str:
         """A host's full pc_id from itself or a unique prefix (displays show 8

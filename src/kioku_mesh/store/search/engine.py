@@ -3,6 +3,7 @@ Without query text, memories come most important first, then newest."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Callable
@@ -158,11 +159,15 @@ def _hit(row: sqlite3.Row, score: float) -> Hit:
                expired=bool(row["is_expired"]))
 
 
+def _boosted(q: SearchQuery) -> list[str]:
+    return [q.boost_project, *q.boost_aliases] if q.boost_project is not None else []
+
+
 def _explain(score: float, parts: dict[int, float], terms: list[Term], row: sqlite3.Row,
              q: SearchQuery, now: float) -> Explanation:
     shares = {t.label: round(parts.get(i, 0.0), 6) for i, t in enumerate(terms)}
     factors = boost_parts(row["importance"], row["created_ts"], row["project"], now,
-                          q.boost_project, bool(row["is_superseded"]))
+                          _boosted(q), bool(row["is_superseded"]))
     return Explanation(shares, factors, sum(parts.values()), score)
 
 
@@ -174,7 +179,7 @@ def _run_text(db: sqlite3.Connection, q: SearchQuery, scope: ReaderScope, terms:
         return SearchResult([], 0, "any", labels, True, [])
     params: dict[str, object] = {"now": now}
     if q.boost_project is not None:
-        params["boost_project"] = q.boost_project
+        params["boost_projects"] = json.dumps(_boosted(q))
     where = " AND ".join(filter_sql(q, scope, params))
     boosting = q.boost_project is not None
     boost = boost_sql(boosting, q.include_superseded)

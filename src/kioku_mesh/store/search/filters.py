@@ -41,8 +41,12 @@ class SearchQuery:
     include_expired: bool = False
     limit: int = 20
     offset: int = 0
-    # The caller's current project: its memories rank a little higher (not a filter).
+    # Any of these projects (the names a renamed project has gone by).
+    projects: list[str] = field(default_factory=list)
+    # The caller's current project: its memories rank a little higher (not a
+    # filter); boost_aliases are the other names it has gone by.
     boost_project: str | None = None
+    boost_aliases: list[str] = field(default_factory=list)
     # Keep each hit's per-term scores and factors (search --explain).
     explain: bool = False
 
@@ -56,6 +60,8 @@ def filter_sql(q: SearchQuery, scope: ReaderScope, params: dict[str, object]) ->
             where.append(f"o.{column} = :{column}")
 
     eq("project", q.project)
+    if q.projects:
+        where.append(f"o.project IN ({bind_list(params, 'proj', q.projects)})")
     eq("agent_family", q.agent_family)
     eq("client_id", q.client_id)
     eq("pc_id", q.pc_id)

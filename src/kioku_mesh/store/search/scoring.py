@@ -12,6 +12,7 @@ bounded, which is what lets topk.py skip work without changing the answer.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from .filters import SUPERSEDED_SQL
 
@@ -36,7 +37,7 @@ SUPERSEDED_FACTOR = 0.5
 
 
 def boost_sql(boost_project: bool, superseded: bool = False) -> str:
-    """SQL for boost(o): needs :now (and :boost_project when asked);
+    """SQL for boost(o): needs :now (and :boost_projects, a JSON list, when asked);
     `superseded`: replaced memories can be among the rows."""
     sql = (
         f"({IMPORTANCE_BASE} + {IMPORTANCE_STEP} * min(max(o.importance, 1), 5)) * "
@@ -44,19 +45,21 @@ def boost_sql(boost_project: bool, superseded: bool = False) -> str:
         f"(1.0 + max(0.0, :now - o.created_ts) / {RECENCY_SCALE_S}))"
     )
     if boost_project:
-        sql += f" * (CASE WHEN o.project = :boost_project THEN {PROJECT_BOOST} ELSE 1.0 END)"
+        sql += (" * (CASE WHEN o.project IN (SELECT value FROM json_each(:boost_projects)) "
+                f"THEN {PROJECT_BOOST} ELSE 1.0 END)")
     if superseded:
         sql += f" * (CASE WHEN {SUPERSEDED_SQL} THEN {SUPERSEDED_FACTOR} ELSE 1.0 END)"
     return sql
 
 
 def boost_parts(importance: int, created_ts: float, project: str, now: float,
-                boost_project: str | None, superseded: bool = False) -> dict[str, float]:
+                boost_projects: Sequence[str] = (), superseded: bool = False
+                ) -> dict[str, float]:
     """The factors of boost_sql, computed in Python (for explanations)."""
     imp = IMPORTANCE_BASE + IMPORTANCE_STEP * min(max(importance, 1), 5)
     age = max(0.0, now - created_ts)
     rec = RECENCY_FLOOR + (1 - RECENCY_FLOOR) / (1.0 + age / RECENCY_SCALE_S)
-    proj = PROJECT_BOOST if boost_project is not None and project == boost_project else 1.0
+    proj = PROJECT_BOOST if project in boost_projects else 1.0
     parts = {"importance": imp, "recency": rec, "project": proj}
     if superseded:
         parts["superseded"] = SUPERSEDED_FACTOR
@@ -69,7 +72,7 @@ def max_boost(max_importance: int | None, newest_ts: float | None, now: float,
     and the newest created_at in the store (both read off an index)."""
     if max_importance is None or newest_ts is None:
         return IMPORTANCE_MAX * (PROJECT_BOOST if boost_project else 1.0)
-    parts = boost_parts(max_importance, newest_ts, "", now, None)
+    parts = boost_parts(max_importance, newest_ts, "", now)
     bound = parts["importance"] * parts["recency"] * (PROJECT_BOOST if boost_project else 1.0)
     return bound * 1.000001  # float rounding in SQL vs here
 
