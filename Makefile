@@ -21,10 +21,11 @@ test: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/python -m pytest
 
-# The edit-test loop: unit and CLI tests, no mesh nodes or MCP servers (see tests/conftest.py).
+# The edit-test loop: unit and CLI tests, no mesh nodes or MCP servers (see tests/conftest.py),
+# on two workers (ADR 0018). The whole suite stays serial: its mesh tests take ports and namespaces.
 test-fast: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n 2
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/run_all.py
