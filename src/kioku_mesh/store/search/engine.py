@@ -112,6 +112,8 @@ def _refiner(db: sqlite3.Connection, rows_at_most: int) -> Callable[[Source], No
 def _has_every_term(db: sqlite3.Connection, sources: list[Source], terms: int, seq: int) -> bool:
     if len(sources) < terms:
         return False
+    if terms == 1:
+        return True  # a ranked row matched the one term
     for table in ("obs_words", "obs_tri"):
         mine = [s for s in sources if s.table == table]
         if not mine:
