@@ -113,7 +113,11 @@ def _expected(doc: Document, section: str, name: str, entry: dict[str, Any] | No
 
 
 def _json_with_entry(doc: Document, section: str, name: str, entry: dict[str, Any] | None) -> str:
-    data = _expected(doc, section, name, entry)
+    return json_text(doc, _expected(doc, section, name, entry))
+
+
+def json_text(doc: Document, data: dict[str, Any]) -> str:
+    """data as the text of doc's JSON file: its indentation, newline style and final newline."""
     text = json.dumps(data, indent=_json_indent(doc.text or ""), ensure_ascii=False)
     # Keep the file's habit about a final newline, so the diff is only our entry.
     if not (doc.text or "").strip() or (doc.text or "").endswith("\n"):
@@ -188,3 +192,19 @@ def write_atomic(path: Path, text: str) -> None:
             raise
     except OSError as exc:
         raise KiokuError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+def remove(path: Path) -> None:
+    """Delete a config file we created (uninstall of the last entry in it).
+
+    A symlinked file (a dotfiles repository) is emptied instead, so the link stays valid.
+    """
+    try:
+        if path.is_symlink():
+            write_atomic(path, "{}\n")
+            return
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise KiokuError(f"cannot remove {path}: {exc.strerror or exc}") from None

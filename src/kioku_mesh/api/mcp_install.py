@@ -93,17 +93,39 @@ def config_path(client: str, environ: dict[str, str] | None = None, platform: st
 
 def resolve_server_command() -> str:
     """Absolute path of kioku-mesh-mcp: next to this Python first (the same install), else PATH."""
+    return resolve_script(SERVER_SCRIPT)
+
+
+def resolve_script(script: str) -> str:
+    """Absolute path of one of our console scripts, found as resolve_server_command says."""
     bin_dir = Path(os.path.abspath(sys.executable)).parent  # not resolved: keep the venv's bin
-    names = [SERVER_SCRIPT + ".exe", SERVER_SCRIPT] if os.name == "nt" else [SERVER_SCRIPT]
+    names = [script + ".exe", script] if os.name == "nt" else [script]
     for name in names:
         candidate = bin_dir / name
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
-    found = shutil.which(SERVER_SCRIPT)
+    found = shutil.which(script)
     if found:
         return os.path.abspath(found)
-    raise KiokuError(f"{SERVER_SCRIPT} not found next to {sys.executable} nor on PATH; "
+    raise KiokuError(f"{script} not found next to {sys.executable} nor on PATH; "
                      "reinstall kioku-mesh (pip install kioku-mesh) and try again")
+
+
+def forwarded_env(home: Path | None = None) -> dict[str, str]:
+    """KIOKU_MESH_STATE_DIR and KIOKU_MESH_CONFIG, each only when this environment points
+    somewhere other than the default: a client that starts our processes with a bare
+    environment (Codex) would otherwise open another, empty store."""
+    from ..core.config import default_state_dir, global_config_path
+
+    home = home or Path.home()
+    out = {}
+    state = os.path.abspath(default_state_dir())
+    if state != str(home / ".local" / "share" / "kioku-mesh"):
+        out["KIOKU_MESH_STATE_DIR"] = state
+    config = os.path.abspath(global_config_path())
+    if config != str(home / ".config" / "kioku-mesh" / "config.yaml"):
+        out["KIOKU_MESH_CONFIG"] = config
+    return out
 
 
 def parse_env_pairs(pairs: list[str]) -> dict[str, str]:
@@ -149,6 +171,13 @@ class Plan:
     before: str | None = None
     after: str | None = None
     commands: list[list[str]] = field(default_factory=list)
+    fmt: str = ""  # the file's format when it is not the client's MCP config format
+    remove_file: bool = False  # uninstall emptied a file we had created: delete it
+    notes: list[str] = field(default_factory=list)  # what the user still has to do, if anything
+
+    @property
+    def file_format(self) -> str:
+        return self.fmt or self.client.fmt
 
     @property
     def changes(self) -> bool:
@@ -225,11 +254,13 @@ def apply(plan: Plan) -> Path | None:
     """Carry the plan out; returns the backup made of the previous file, if any."""
     if not plan.changes:
         return None
-    if plan.method == "file" and cf.read_document(plan.path, plan.client.fmt).text != plan.before:
+    if plan.method == "file" and cf.read_document(plan.path, plan.file_format).text != plan.before:
         # Someone (the client itself, often) wrote the file since we read it: do not undo that.
         raise KiokuError(f"{plan.path} changed while it was being edited; run the command again")
     saved = cf.backup(plan.path)
-    if plan.method == "file":
+    if plan.method == "file" and plan.remove_file:
+        cf.remove(plan.path)
+    elif plan.method == "file":
         cf.write_atomic(plan.path, plan.after or "")
     else:
         try:

@@ -441,7 +441,15 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "msg": lambda args: _msg(args),
     "project": lambda args: _project(args),
     "tls": cmd_tls,
+    "hooks": lambda args: _hooks().cmd_hooks(args),
+    "hook": lambda args: _hooks().run_from_args(args),
 }
+
+
+def _hooks() -> Any:
+    from . import hooks_commands
+
+    return hooks_commands
 
 
 def _status() -> Any:

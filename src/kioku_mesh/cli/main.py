@@ -213,11 +213,19 @@ def build_parser() -> Parser:
     from .tls_commands import add_parsers as add_tls_parsers
 
     add_tls_parsers(sub, common, Parser)
+    from .hooks_commands import add_parsers as add_hooks_parsers
+
+    add_hooks_parsers(sub, common, Parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["hook"] and not {"-h", "--help"} & set(args_list):
+        # A coding agent runs this at every session start: no parser, no output wrapper.
+        from .hook_runner import run
+
+        return run(args_list[1:])
     from .render import SafeStream
 
     if not isinstance(sys.stdout, SafeStream):
