@@ -79,7 +79,9 @@ def config(km, client: str) -> Path:
 def mcp(km, *args: str, path_dir: Path | None = None, **extra: str):
     bin_dir = path_dir or km.home.parent / "empty-bin"
     bin_dir.mkdir(exist_ok=True)
-    env = {"PATH": str(bin_dir), "CLAUDE_CONFIG_DIR": "", "CODEX_HOME": "", "APPDATA": ""}
+    # The default state dir (under HOME): nothing to forward (test_codex_gets_the_state_dir).
+    env = {"PATH": str(bin_dir), "CLAUDE_CONFIG_DIR": "", "CODEX_HOME": "", "APPDATA": "",
+           "KIOKU_MESH_STATE_DIR": ""}
     env.update(extra)
     return km.run("mcp", *args, extra_env=env)
 

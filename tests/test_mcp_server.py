@@ -137,7 +137,7 @@ async def test_each_tool_round_trip_with_identity_from_env(km):
         assert (await c.status())["counts"]["live"] == 2
 
         deleted = await c.ok("delete_memory", id=oid[:10], reason="wrong decision")
-        assert deleted.content[0].text == f"deleted {oid}"
+        assert deleted.content[0].text == f"deleted {oid} (wrong decision)"
         assert deleted.structured_content == {"observation_id": oid, "reason": "wrong decision"}
 
         gone = await c.ok("search_memory", query="WAL journal")

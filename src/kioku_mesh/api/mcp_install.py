@@ -28,6 +28,11 @@ DEFAULT_NAME = "kioku-mesh"
 SERVER_SCRIPT = "kioku-mesh-mcp"
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what Codex and Claude Code accept as a server name
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Clients that start MCP servers with only a few variables of the user's environment
+# (agent-clients facts): a non-default state dir or config must be in the entry itself.
+DROPS_ENVIRONMENT = ("codex",)
+# Clients whose read-only tools `--approve-reads` can pre-approve (api.tool_approvals).
+APPROVAL_CLIENTS = ("claude-code", "codex", "gemini")
 
 
 @dataclass(frozen=True)
@@ -145,11 +150,21 @@ def check_name(name: str) -> str:
     return name
 
 
-def build_entry(client: Client, command: str, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+def build_entry(client: Client, command: str, extra_env: dict[str, str] | None = None,
+                approve_reads: bool = False) -> dict[str, Any]:
     env = {"KIOKU_MESH_AGENT_FAMILY": client.agent_family, "KIOKU_MESH_CLIENT_ID": client.client_id}
+    if client.name in DROPS_ENVIRONMENT:
+        env.update(forwarded_env())
     env.update(extra_env or {})
     entry: dict[str, Any] = {"type": "stdio"} if client.stdio_type else {}
     entry.update(command=command, args=[], env=env)
+    if approve_reads:  # Claude Code's approvals live in another file: tool_approvals
+        from .tool_approvals import codex_tools
+
+        if client.name == "codex":
+            entry["tools"] = codex_tools()
+        elif client.name == "gemini":
+            entry["trust"] = True
     return entry
 
 
@@ -202,10 +217,16 @@ def _use_cli(client: Client, allowed: bool) -> bool:
 
 
 def plan_install(client_name: str, *, name: str = DEFAULT_NAME, extra_env: dict[str, str] | None = None,
-                 force: bool = False, use_client_cli: bool = True, command: str | None = None) -> Plan:
+                 force: bool = False, use_client_cli: bool = True, command: str | None = None,
+                 approve_reads: bool = False) -> Plan:
+    """approve_reads: also approve the read-only tools in the entry (Codex per tool, Gemini
+    `trust`); for Claude Code that is a second file, see tool_approvals.plan_claude_rules."""
     client = get_client(client_name)
     check_name(name)
-    entry = build_entry(client, command or resolve_server_command(), extra_env)
+    if approve_reads and client.name not in APPROVAL_CLIENTS:
+        raise ValidationError(f"--approve-reads is for {', '.join(APPROVAL_CLIENTS)}; "
+                              f"{client.label} has no approval setting we write")
+    entry = build_entry(client, command or resolve_server_command(), extra_env, approve_reads)
     path = config_path(client.name)
     doc = cf.read_document(path, client.fmt)
     current = cf.section_of(doc, client.section).get(name)

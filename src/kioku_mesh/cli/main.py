@@ -75,6 +75,11 @@ def _mcp(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> No
                            help="extra environment for the server (repeatable)")
             q.add_argument("--force", action="store_true",
                            help="replace an existing entry of that name that differs")
+            q.add_argument("--approve-reads", action="store_true",
+                           help="also let the agent call the read-only tools without asking "
+                                "(Claude Code, Codex per tool; Gemini: the whole server)")
+            q.add_argument("--yes", "-y", action="store_true",
+                           help="confirm --approve-reads without a prompt")
 
 
 def build_parser() -> Parser:

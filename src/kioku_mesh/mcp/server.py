@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
-from mcp_types import CallToolResult, TextContent
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from .. import __version__
@@ -55,6 +55,19 @@ handled; send_message hands work to another agent (list_agents: who is online).\
 """
 
 log = logging.getLogger("kioku_mesh.mcp")
+
+
+def _reads(title: str) -> ToolAnnotations:
+    # Read-only tools are what Codex `exec` runs without an approval and what
+    # `mcp install --approve-reads` pre-approves (api.mcp_install.READ_TOOLS).
+    return ToolAnnotations(title=title, read_only_hint=True, destructive_hint=False,
+                           idempotent_hint=True, open_world_hint=False)
+
+
+def _writes(title: str, *, destructive: bool = False, idempotent: bool = False) -> ToolAnnotations:
+    # Closed world: the store and our own mesh peers, nothing else on the network.
+    return ToolAnnotations(title=title, read_only_hint=False, destructive_hint=destructive,
+                           idempotent_hint=idempotent, open_world_hint=False)
 
 
 def _error_line(text: str) -> str:
@@ -110,7 +123,8 @@ def build_server(memory: Memory) -> MCPServer:
             except KiokuError as exc:
                 raise ToolError(str(exc)) from None
 
-    @server.tool(description="Save a memory: a decision, root cause, convention or config change.")
+    @server.tool(title="Save a memory", annotations=_writes("Save a memory"),
+                 description="Save a memory: a decision, root cause, convention or config change.")
     async def save_observation(
         content: Annotated[str, Field(description="The details, in full (markdown is fine).")],
         subject: Annotated[str, Field(description="Short specific title, up to 200 chars.")],
@@ -157,7 +171,8 @@ def build_server(memory: Memory) -> MCPServer:
                               "ignored_supersedes": res.ignored_supersedes,
                               "placeholders_kept": res.placeholders})
 
-    @server.tool(description="Search memories by words (stems, partial words, Japanese) and filters. "
+    @server.tool(title="Search memories", annotations=_reads("Search memories"),
+                 description="Search memories by words (stems, partial words, Japanese) and filters. "
                              "Returns compact hits; use get_memory for the full record.")
     async def search_memory(
         query: Annotated[str, Field(description="Words to look for; empty lists by importance.")] = "",
@@ -211,7 +226,8 @@ def build_server(memory: Memory) -> MCPServer:
                               "shown": shown, "match": result.match,
                               "hits": hits[:shown]})
 
-    @server.tool(description="Get one memory in full by id or unique 8+ char prefix.")
+    @server.tool(title="Get a memory", annotations=_reads("Get a memory"),
+                 description="Get one memory in full by id or unique 8+ char prefix.")
     async def get_memory(
         id: Annotated[str, Field(description="Full id or unique prefix of 8+ hex chars.")],
         include_hidden: Annotated[bool, Field(
@@ -225,15 +241,24 @@ def build_server(memory: Memory) -> MCPServer:
         meta = (f"{obs.subject}\nid {obs.observation_id} | {obs.memory_type} i{obs.importance} | "
                 f"project {obs.project or '-'} | {obs.created_at} | by {obs.agent_family}/"
                 f"{obs.client_id} | scope {obs.visibility or 'legacy'}")
+        if obs.summary and obs.summary != obs.subject:
+            meta += f"\nsummary: {obs.summary}"
         if obs.tags:
             meta += f"\ntags: {', '.join(obs.tags)}"
         if obs.source_files:
             meta += f"\nfiles: {', '.join(obs.source_files)}"
+        if obs.references:
+            meta += f"\nreferences: {', '.join(obs.references)}"
+        if obs.supersedes:
+            meta += f"\nsupersedes: {', '.join(obs.supersedes)}"
+        if obs.expires_at:
+            meta += f"\nexpires: {obs.expires_at}"
         if state:
             meta += f"\nstate: {'; '.join(state)}"
         return _result(f"{meta}\n\n{obs.content}", data)
 
-    @server.tool(description="Context pack for the start of a session: the most important memories, "
+    @server.tool(title="Recall context", annotations=_reads("Recall context"),
+                 description="Context pack for the start of a session: the most important memories, "
                              "grouped by project and type, within a size budget.")
     async def recall_context(
         query: Annotated[str, Field(description="Optional focus words.")] = "",
@@ -244,7 +269,7 @@ def build_server(memory: Memory) -> MCPServer:
     ) -> CallToolResult:
         pack = call(memory.recall, query, project=project, memory_types=memory_types,
                     limit=limit, max_chars=max_chars)
-        text = pack.text or "no memories yet"
+        text = pack.text or pack.empty_note or "no memories yet"
         if pack.omitted:
             text += f"\n({pack.omitted} more not shown; search_memory to dig further)"
         groups = {p: {t: [o.observation_id for o in items] for t, items in by.items()}
@@ -252,24 +277,35 @@ def build_server(memory: Memory) -> MCPServer:
         return _result(text, {"included": pack.included, "omitted": pack.omitted,
                               "match": pack.match, "groups": groups})
 
-    @server.tool(description="Delete a memory (a tombstone that replicates). Prefer supersedes "
+    # Idempotent: deleting a deleted memory returns its existing tombstone.
+    @server.tool(title="Delete a memory",
+                 annotations=_writes("Delete a memory", destructive=True, idempotent=True),
+                 description="Delete a memory (a tombstone that replicates). Prefer supersedes "
                              "when a memory is merely outdated.")
     async def delete_memory(
         id: Annotated[str, Field(description="Full id or unique prefix of 8+ hex chars.")],
         reason: Annotated[str, Field(description="Why it is deleted.")] = "",
     ) -> CallToolResult:
         tomb = call(memory.delete, id, reason)
-        return _result(f"deleted {tomb.observation_id}", {"observation_id": tomb.observation_id,
-                                                          "reason": tomb.reason})
+        return _result(f"deleted {tomb.observation_id} ({tomb.reason})",
+                       {"observation_id": tomb.observation_id, "reason": tomb.reason})
 
-    @server.tool(description="Store status: mode, counts, identity of this session.")
+    @server.tool(title="Memory store status", annotations=_reads("Memory store status"),
+                 description="Store status: mode, counts, identity of this session.")
     async def get_memory_status() -> CallToolResult:
         info = call(store_status, memory)
         c = info["counts"]
         ident = info["identity"]
         text = (f"mode {info['mode']}; {c['live']} live memories ({c['tombstoned']} deleted, "
                 f"{c['superseded']} superseded, {c['expired']} expired); you are "
-                f"{ident['agent_family']}/{ident['client_id']} session {ident['session_id']}")
+                f"{ident['agent_family']}/{ident['client_id']} session {ident['session_id']}"
+                f"\nnew memories default to visibility {ident['default_visibility']}"
+                + (f"; user {ident['user_id']}" if ident["user_id"] else "")
+                + (f"; team {ident['team_id']}" if ident["team_id"] else "")
+                + f"\nstore {info['db_path']}; mesh node "
+                + ("running" if info["mesh"].get("node_running") else "not running")
+                + (f", {len(info['mesh'].get('peers_online') or [])} peers online"
+                   if info["mesh"].get("node_running") else ""))
         if info["saves_7d"]:
             text += "\nsaves in the last 7 days (agent family/project count): " + ", ".join(
                 f"{r['agent_family'] or '-'}/{r['project'] or '-'} {r['saves']}"
@@ -326,7 +362,8 @@ def _messaging_tools(server: MCPServer, memory: Memory, call: Any) -> None:
                 "correlation_id": msg.correlation_id,
                 "acked_by": [a.recipient_session_id for a in stored.acks]}
 
-    @server.tool(description="Send a message to another agent session or to an agent (all its "
+    @server.tool(title="Send a message", annotations=_writes("Send a message"),
+                 description="Send a message to another agent session or to an agent (all its "
                              "sessions). Use list_agents to find recipients.")
     async def send_message(
         body: Annotated[str, Field(description="The message text (up to 64 KiB).")],
@@ -345,7 +382,9 @@ def _messaging_tools(server: MCPServer, memory: Memory, call: Any) -> None:
         return _result(f"sent {msg.msg_id} to {msg.recipient_kind} {msg.recipient_id} "
                        f"(scope {msg.scope})", {"msg_id": msg.msg_id, "scope": msg.scope})
 
-    @server.tool(description="Messages addressed to this session or its agent; unread by default.")
+    # Read-only: reading does not mark a message read; ack_message does.
+    @server.tool(title="Check messages", annotations=_reads("Check messages"),
+                 description="Messages addressed to this session or its agent; unread by default.")
     async def check_messages(
         include_read: Annotated[bool, Field(description="Also acked ones.")] = False,
         scope: Annotated[str, Field(description="Only mesh, team or user; empty = all.")] = "",
@@ -358,19 +397,23 @@ def _messaging_tools(server: MCPServer, memory: Memory, call: Any) -> None:
         views = [view(s) for s in items]
         lines = [f"{v['msg_id'][:12]} from {v['from_agent']} ({v['from_session']}) "
                  f"[{v['scope']}{', needs ack' if v['requires_ack'] and not v['acked_by'] else ''}]"
-                 f": {v['body']}" for v in views]
+                 + (f" (correlation {v['correlation_id']})" if v["correlation_id"] else "")
+                 + f": {v['body']}" for v in views]
         text = "\n".join(lines) if lines else "no unread messages"
         return _result(text, {"messages": views, "session_id": messenger.session_id,
                               "agent_id": messenger.agent_id})
 
-    @server.tool(description="Acknowledge (mark read) a message addressed to you.")
+    @server.tool(title="Acknowledge a message",
+                 annotations=_writes("Acknowledge a message", idempotent=True),
+                 description="Acknowledge (mark read) a message addressed to you.")
     async def ack_message(
         msg_id: Annotated[str, Field(description="Message id or 8+ char prefix.")],
     ) -> CallToolResult:
         ack = call(messenger.ack, msg_id)
         return _result(f"acked {ack.msg_id}", ack.to_wire())
 
-    @server.tool(description="Agent sessions online on this host (with an MCP server running).")
+    @server.tool(title="List agents", annotations=_reads("List agents"),
+                 description="Agent sessions online on this host (with an MCP server running).")
     async def list_agents() -> CallToolResult:
         sessions = call(messenger.who)
         text = "\n".join(f"{s['agent_id']} session {s['session_id']} "
@@ -378,7 +421,9 @@ def _messaging_tools(server: MCPServer, memory: Memory, call: Any) -> None:
                          for s in sessions) or "no agent sessions online"
         return _result(text, {"sessions": sessions, "you": messenger.session_id})
 
-    @server.tool(description="Drop expired messages from the store now.")
+    @server.tool(title="Purge expired messages",
+                 annotations=_writes("Purge expired messages", destructive=True, idempotent=True),
+                 description="Drop expired messages from the store now.")
     async def purge_expired_messages() -> CallToolResult:
         count = call(messenger.purge_expired)
         return _result(f"purged {count} expired messages", {"purged": count})
