@@ -84,10 +84,20 @@ def parse_line(mem: Memory, text: str, *, allow_secrets: bool = False,
         raise ValidationError(f"not valid JSON ({exc.msg})") from None
     if not isinstance(data, dict):
         raise ValidationError("not a JSON object")
+    return check_record(mem, data, text=text, allow_secrets=allow_secrets, report=report)
+
+
+def check_record(mem: Memory, data: dict[str, Any], *, text: str | None = None,
+                 allow_secrets: bool = False, report: ImportReport | None = None
+                 ) -> Observation | Tombstone:
+    """One decoded import record as a record to store (see parse_line); the
+    source importers (api.importing) build such records and come through here
+    too, so every import is checked and redacted the same way (ADR 0015).
+    `text` is the record's JSON line when there is one (a cheaper UTF-8 check)."""
     try:  # a lone surrogate escape ("\\ud800") anywhere cannot be stored as UTF-8
         # It can only come from a \u escape or be in the line as is (a str
         # line): without a "\u", encoding the line is the same check, cheaper.
-        if "\\u" in text:
+        if text is None or "\\u" in text:
             json.dumps(data, ensure_ascii=False).encode("utf-8")
         else:
             text.encode("utf-8")

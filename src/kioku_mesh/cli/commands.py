@@ -376,6 +376,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from ..api.transfer import import_lines
 
+    if args.source_format != "jsonl":
+        from .import_commands import cmd_import_from
+
+        return cmd_import_from(args, confirm=_confirmed)
+    if args.dry_run or args.yes or args.project is not None:
+        raise ValidationError("--dry-run, --yes and --project go with --from FORMAT; a JSONL "
+                              "backup is imported at once (re-importing it adds nothing)")
+
     if args.file == "-":
         stream, total = sys.stdin.buffer, None
     else:

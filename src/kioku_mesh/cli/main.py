@@ -59,6 +59,11 @@ def _filters(p: argparse.ArgumentParser) -> None:
 MCP_CLIENTS = ("claude-code", "codex", "gemini", "claude-desktop", "cursor")
 
 
+# Kept in step with api.importers.FORMATS (a test checks), for the same reason.
+IMPORT_FORMATS = ("jsonl", "claude-md", "agents-md", "gemini-md", "cursor", "mcp-memory",
+                  "mcp-memory-service", "basic-memory")
+
+
 def _mcp(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("mcp", help="add the MCP server to a coding agent's config, or remove it")
     actions = p.add_subparsers(dest="mcp_command", metavar="ACTION", required=True, parser_class=Parser)
@@ -197,8 +202,22 @@ def build_parser() -> Parser:
     p.add_argument("--no-tombstones", action="store_true", help="leave deletions out")
 
     p = sub.add_parser("import", parents=[common],
-                       help="read memories from JSONL (checked and redacted like save)")
-    p.add_argument("file", help="JSONL file, or - for stdin")
+                       help="read memories from a JSONL backup or another tool's files "
+                            "(checked and redacted like save)",
+                       description="Without --from: a JSONL backup (export's format), imported "
+                                   "at once. With --from FORMAT: lists what it would import, "
+                                   "and imports only with --yes (on a terminal it asks). "
+                                   "Re-importing adds nothing; a changed section becomes a new "
+                                   "version. Formats: docs/importers.md.")
+    p.add_argument("file", metavar="PATH",
+                   help="JSONL file or - for stdin; with --from, that format's file or directory")
+    p.add_argument("--from", dest="source_format", choices=IMPORT_FORMATS, default="jsonl",
+                   help="what PATH is (default jsonl)")
+    p.add_argument("-p", "--project",
+                   help="--from: project of the imported memories (default: the repository's "
+                        "for instruction files and Cursor rules, none otherwise)")
+    p.add_argument("--dry-run", action="store_true", help="--from: only list what it would import")
+    p.add_argument("--yes", "-y", action="store_true", help="--from: import without asking")
     p.add_argument("--allow-secrets", action="store_true",
                    help="store credentials as given (by default they become [REDACTED:<kind>])")
 
