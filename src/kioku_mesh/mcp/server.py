@@ -8,10 +8,13 @@ and the SDK points fd 1 at stderr while it serves.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
@@ -22,6 +25,7 @@ from pydantic import Field
 from .. import __version__
 from ..api import Memory, SearchQuery
 from ..api.maintenance import status as store_status
+from ..api.upkeep import Upkeep
 from ..core.errors import KiokuError, NotFoundError, ValidationError
 from ..core.textsafe import neutralise, one_line
 from ..core.timeutil import parse_when
@@ -108,15 +112,29 @@ def _result(text: str, data: dict[str, Any]) -> CallToolResult:
 
 
 def build_server(memory: Memory) -> MCPServer:
+    lock = threading.Lock()
+    upkeep = Upkeep(memory.store, lock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_server: Any) -> AsyncIterator[None]:
+        task = asyncio.create_task(upkeep.run())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     server = KiokuMCPServer(name="kioku-mesh", version=__version__, instructions=INSTRUCTIONS,
-                            log_level="WARNING")
+                            log_level="WARNING", lifespan=lifespan)
     # Tools are coroutines that call the store directly: a store call takes about
     # a millisecond, less than the SDK's hop to a worker thread and back costs
     # (measured: save 1.78 -> 1.46 ms in-process). The lock still guards the one
-    # connection should the SDK ever run a tool elsewhere.
-    lock = threading.Lock()
+    # connection should the SDK ever run a tool elsewhere, and keeps index
+    # upkeep (ADR 0019) between calls.
 
     def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        upkeep.request_started()
         with lock:
             try:
                 return fn(*args, **kwargs)
