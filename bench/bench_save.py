@@ -8,7 +8,7 @@ variants, each on its own copy, interleaved save by save:
 - `save()`: as a one-shot CLI save commits (FTS5 merges and WAL checkpoints
   inline, SQLite's defaults);
 - `save(check_similar=False)`: without the near-duplicate check;
-- `save(), upkeep between saves`: as the MCP server commits (ADR 0019): the
+- `save(), upkeep between saves`: as the MCP server commits (ADR 0020): the
   store defers index merges and checkpoints, and the upkeep the server does
   between requests runs after each save, timed apart ("upkeep").
 

@@ -1,4 +1,4 @@
-"""Index upkeep off the write path (ADR 0019): a long-lived process's saves skip
+"""Index upkeep off the write path (ADR 0020): a long-lived process's saves skip
 FTS5 merges and WAL checkpoints, and its upkeep does them later; nothing a
 search returns changes, and other processes keep SQLite's inline merging."""
 

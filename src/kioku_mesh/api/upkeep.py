@@ -1,6 +1,6 @@
 """Index upkeep between requests, for a long-lived face such as the MCP server.
 
-Why (ADR 0019): a save that had to merge FTS5 segments or checkpoint the WAL
+Why (ADR 0020): a save that had to merge FTS5 segments or checkpoint the WAL
 took 15-150 ms instead of about 1 ms, one save in fifty. A process that
 stays up can do that work when no request is waiting: `Upkeep` defers it
 (`Store.defer_index_work`) and `run()` does it in steps of a millisecond or

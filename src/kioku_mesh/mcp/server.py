@@ -131,7 +131,7 @@ def build_server(memory: Memory) -> MCPServer:
     # a millisecond, less than the SDK's hop to a worker thread and back costs
     # (measured: save 1.78 -> 1.46 ms in-process). The lock still guards the one
     # connection should the SDK ever run a tool elsewhere, and keeps index
-    # upkeep (ADR 0019) between calls.
+    # upkeep (ADR 0020) between calls.
 
     def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         upkeep.request_started()

@@ -120,7 +120,7 @@ class Store:
         self.db.execute("COMMIT")
 
     def defer_index_work(self) -> None:
-        """For a long-lived process that runs `upkeep` when idle (ADR 0019):
+        """For a long-lived process that runs `upkeep` when idle (ADR 0020):
         its writes skip FTS5 segment merges and WAL checkpoints, the two
         costs that made one save in fifty take 15-150 ms instead of ~1 ms.
         Other processes' writes are unaffected."""

@@ -1,4 +1,4 @@
-"""Index upkeep that a long-lived process does between requests (ADR 0019).
+"""Index upkeep that a long-lived process does between requests (ADR 0020).
 
 A store opened with `Store.defer_index_work()` commits its writes without
 FTS5 segment merges and without WAL checkpoints. This module does that work
