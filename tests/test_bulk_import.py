@@ -166,3 +166,59 @@ def test_lone_surrogates_are_refused_from_str_and_bytes_lines(memory: Memory) ->
     assert [n for n, _ in report.errors] == [2, 3]
     assert all("lone surrogate" in e for _, e in report.errors)
     assert report.added == 2
+
+
+def store_dump(mem: Memory) -> list[object]:
+    db = mem.store.db
+    return [
+        db.execute("SELECT id, subject, summary, content, tags, project, origin, seq "
+                   "FROM observations ORDER BY seq").fetchall(),
+        db.execute("SELECT id, scope FROM tombstones ORDER BY id").fetchall(),
+        db.execute("SELECT kind, id, origin FROM changes ORDER BY seq").fetchall(),
+    ]
+
+
+@pytest.mark.slow
+def test_lines_checked_by_worker_processes_give_the_same_store_and_report(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_batches: None) -> None:
+    from kioku_mesh.api import line_parsing
+
+    monkeypatch.setattr(line_parsing, "CHUNK_LINES", 5)  # many chunks, out of order if it could be
+    first = wire("duplicate id, first copy wins", "dup first")
+    items: list[bytes] = []
+    for i in range(60):
+        if i % 9 == 4:
+            items.append(b"{not json")
+        elif i % 11 == 3:
+            items.append(b"\xff\xfe not utf-8")
+        elif i % 13 == 6:
+            items.append(b"")
+        elif i % 10 == 7:
+            items.append(json.dumps(wire(f"deploy key AKIAIOSFODNN7EXAMPL{i % 10} row {i}",
+                                         f"secret row {i}")).encode())
+        else:
+            items.append(json.dumps(wire(f"worker body {i} 日本語", f"worker subject {i}",
+                                         tags=[f"t{i % 4}"])).encode())
+    items.insert(20, json.dumps(first).encode())
+    items.insert(40, json.dumps({**first, "subject": "dup second"}).encode())
+    items.append(json.dumps({"observation_id": new_id(), "deleted_at": format_ts(time.time())}).encode())
+    reports, dumps = [], []
+    for workers in (0, 2):
+        root = tmp_path / f"w{workers}"
+        monkeypatch.setenv("KIOKU_MESH_STATE_DIR", str(root / "state"))
+        monkeypatch.setenv("KIOKU_MESH_CONFIG", str(root / "none.yaml"))
+        with Memory(cwd=root) as mem:
+            rep = transfer.import_lines(mem, iter(items), workers=workers)
+            reports.append((rep.added, rep.existing, rep.tombstones, rep.errors, rep.lines,
+                            rep.redactions, rep.redacted_memories))
+            dumps.append(store_dump(mem))
+            check_indexes(mem)
+    assert reports[0] == reports[1]
+    added, _existing, tombstones, errors, count, redactions, redacted = reports[0]
+    assert added > 30 and tombstones == 1 and count == len(items)
+    assert {n for n, _ in errors} == {n for n, raw in enumerate(items, 1)
+                                      if raw.startswith((b"{not", b"\xff"))}
+    assert redacted > 0 and redactions
+    assert dumps[0] == dumps[1]
+    subjects = [row[1] for row in dumps[0][0]]
+    assert "dup first" in subjects and "dup second" not in subjects

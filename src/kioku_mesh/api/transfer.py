@@ -138,7 +138,12 @@ def import_lines(
     *,
     progress: Callable[[int], None] | None = None,
     allow_secrets: bool = False,
+    workers: int = 0,
 ) -> ImportReport:
+    """Import JSONL lines; `workers` > 0 checks them in that many forked
+    processes while this one writes (see line_parsing.worker_count)."""
+    from .line_parsing import LineContext, checked_chunks
+
     report = ImportReport()
     obs_batch: list[Observation] = []
     tomb_batch: list[Tombstone] = []
@@ -156,26 +161,21 @@ def import_lines(
             report.tombstones += mem.store.add_tombstones(tomb_batch, origin="import")
             tomb_batch.clear()
 
-    for number, raw in enumerate(lines, start=1):
-        report.lines = number
-        try:
-            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        except UnicodeDecodeError:
-            report.errors.append((number, "not valid UTF-8"))
-            continue
-        if not text.strip():
-            continue
-        try:
-            item = parse_line(mem, text, allow_secrets=allow_secrets, report=report)
-        except ValidationError as exc:
-            report.errors.append((number, str(exc)))
-            continue
-        (tomb_batch if isinstance(item, Tombstone) else obs_batch).append(item)  # type: ignore[arg-type]
-        text_chars += len(text)
+    ctx = LineContext(mem.identity, mem.redaction_allowlist if not allow_secrets else None,
+                      mem.settings)
+    for chunk in checked_chunks(ctx, lines, allow_secrets=allow_secrets, workers=workers):
+        report.lines = chunk.last_line
+        report.errors.extend(chunk.errors)
+        report.redacted_memories += chunk.redacted_memories
+        for kind, count in chunk.redactions.items():
+            report.redactions[kind] = report.redactions.get(kind, 0) + count
+        for item in chunk.items:
+            (tomb_batch if isinstance(item, Tombstone) else obs_batch).append(item)  # type: ignore[arg-type]
+        text_chars += chunk.chars
         if len(obs_batch) + len(tomb_batch) >= BATCH or text_chars >= BATCH_CHARS:
             flush()
             if progress:
-                progress(number)
+                progress(chunk.last_line)
     flush()
     if progress:
         progress(report.lines)

@@ -374,6 +374,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from ..api.line_parsing import worker_count
     from ..api.transfer import import_lines
 
     if args.source_format != "jsonl":
@@ -403,7 +404,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     with Memory() as mem:
         try:
             report = import_lines(mem, counting(), progress=lambda _n: progress.update(lines_read[0]),
-                                  allow_secrets=args.allow_secrets)
+                                  allow_secrets=args.allow_secrets, workers=worker_count(total))
         finally:
             progress.close()
             if stream is not sys.stdin.buffer:
