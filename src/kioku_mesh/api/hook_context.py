@@ -1,4 +1,4 @@
-"""What the session hooks tell an agent, whatever client runs them (ADR 0019).
+"""What the session hooks tell an agent, whatever client runs them (ADR 0021).
 
 - Session start: a recall pack for the current project, fenced as reference
   data (memories come from other agents and hosts: they are notes, not
@@ -8,7 +8,7 @@
 
 "This session saved" is answered without the client's help (no client gives
 the MCP server its session id): the session-start hook records when the
-session began in a small marker file, and a save counts when it was written on
+session began in a small marker file (core.session_marker), and a save counts when it was written on
 this host (origin local) by the same agent family since then. Two sessions of
 the same agent running at once on one host therefore count each other's saves:
 a reminder may be skipped, never shown wrongly.
@@ -16,10 +16,6 @@ a reminder may be skipped, never shown wrongly.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,9 +28,6 @@ if TYPE_CHECKING:
 CONTEXT_CAP = 4000  # characters of additional context, fence and all
 PACK_CHARS = 3000  # of which the recall pack itself
 PACK_CANDIDATES = 40
-MARKER_DIR = "hook-sessions"
-MARKER_MAX_AGE_S = 7 * 86400
-STOP_REMIND_AFTER_S = 600.0  # a session younger than this has rarely learnt something to keep
 FENCE = "kioku-mesh-memories"
 
 REMINDER = (
@@ -124,76 +117,3 @@ def saves_since(mem: Memory, since_ts: float, agent_family: str) -> int:
         "SELECT count(*) FROM observations WHERE created_ts >= ? AND origin = 'local' "
         "AND agent_family = ?", (since_ts, agent_family)).fetchone()
     return int(row[0])
-
-
-# ------------------------------------------------------------------ session markers
-
-
-@dataclass
-class SessionMarker:
-    path: Path
-    started: float
-    reminded: bool = False
-
-    def save(self) -> None:
-        """Write atomically; a marker is a convenience, so failing to write is not an error."""
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        try:
-            self.path.parent.mkdir(exist_ok=True)
-            tmp.write_text(json.dumps({"started": self.started, "reminded": self.reminded}))
-            os.replace(tmp, self.path)
-        except OSError:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
-
-
-def marker_path(state_dir: Path, client: str, session_id: str) -> Path:
-    # Hashed: a session id is the client's text, not a safe file name.
-    digest = hashlib.sha256(f"{client}\0{session_id}".encode()).hexdigest()[:24]
-    return state_dir / MARKER_DIR / f"{digest}.json"
-
-
-def load_marker(path: Path) -> SessionMarker | None:
-    try:
-        data = json.loads(path.read_text())
-        return SessionMarker(path, float(data["started"]), bool(data.get("reminded", False)))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def start_marker(state_dir: Path, client: str, session_id: str, source: str,
-                 now: float | None = None) -> SessionMarker:
-    """The session's marker: kept when the session goes on (resume, compact), else new."""
-    now = time.time() if now is None else now
-    path = marker_path(state_dir, client, session_id)
-    marker = load_marker(path) if source in ("resume", "compact") else None
-    if marker is None:
-        marker = SessionMarker(path, now)
-        marker.save()
-        prune_markers(path.parent, now)
-    return marker
-
-
-def prune_markers(folder: Path, now: float) -> None:
-    """Drop markers of sessions that started over a week ago (one stat per file)."""
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
-        try:
-            if now - entry.stat().st_mtime > MARKER_MAX_AGE_S:
-                os.unlink(entry.path)
-        except OSError:
-            continue
-
-
-def stop_remind_after() -> float:
-    from ..core.config import env
-
-    try:
-        return float(env("HOOK_STOP_AFTER") or STOP_REMIND_AFTER_S)
-    except ValueError:
-        return STOP_REMIND_AFTER_S

@@ -2,7 +2,7 @@
 
 The client passes its event as JSON on stdin and parses our stdout in its own
 format. A hook sits in the path of every session start, so it fails open
-(ADR 0019): any error, a locked store, a broken config, no store at all, or
+(ADR 0021): any error, a locked store, a broken config, no store at all, or
 running out of time prints nothing the client could act on (nothing, or `{}`
 for Gemini, whose stdout must be JSON) and exits 0. A watchdog thread enforces
 the time budget even while the main thread waits inside SQLite.
@@ -101,7 +101,7 @@ def handle(client: str, event: str, payload: dict[str, Any]) -> dict[str, Any] |
     kind = KIND.get(event)
     if kind is None or (kind == "stop" and payload.get("stop_hook_active")):
         return None  # a continuation we caused: never ask twice in a row
-    from ..api import hook_context as hc
+    from ..core import session_marker as sm
     from ..core.config import load_settings
 
     cwd = Path(str(payload.get("cwd") or os.getcwd()))
@@ -113,11 +113,12 @@ def handle(client: str, event: str, payload: dict[str, Any]) -> dict[str, Any] |
     if kind == "start":
         return _session_start(client, session, family, settings, cwd,
                               str(payload.get("source") or payload.get("trigger") or "startup"))
-    marker = hc.load_marker(hc.marker_path(settings.state_dir, client, session)) if session else None
+    marker = sm.load_marker(sm.marker_path(settings.state_dir, client, session)) if session else None
     if marker is None:
         return None  # no start time known: cannot tell what this session saved
-    if kind == "stop" and (marker.reminded or time.time() - marker.started < hc.stop_remind_after()):
-        return None
+    if kind == "stop" and (marker.reminded or time.time() - marker.started < sm.stop_remind_after()):
+        return None  # the common end of a turn: decided without opening the store
+    from ..api import hook_context as hc
     from ..api.memory import Memory
 
     with Memory(settings) as mem:
@@ -134,8 +135,9 @@ def _session_start(client: str, session: str, family: str, settings: Any, cwd: P
                    source: str) -> dict[str, Any]:
     from ..api import hook_context as hc
     from ..api.memory import Memory
+    from ..core.session_marker import start_marker
 
-    marker = hc.start_marker(settings.state_dir, client, session, source) if session else None
+    marker = start_marker(settings.state_dir, client, session, source) if session else None
     with Memory(settings, cwd=cwd) as mem:
         remind = (source == "compact" and marker is not None
                   and not hc.saves_since(mem, marker.started, family))
