@@ -27,8 +27,10 @@ from .scoring import TRIGRAM_WEIGHTS, WORD_WEIGHTS
 
 KEY_LIST_MAX = 1000  # rows to finish scoring; past it, more terms become essential
 # Naming a row in an FTS5 expression costs about as much as walking this many
-# matches of the terms (measured: ~20 us against ~0.2 us).
-KEY_ROW_COST = 100
+# matches of the terms. Measured on the bench queries at 10k: naming rows
+# costs ~0.2 us per match of the terms (FTS5 still loads a prefix term's
+# doclists) plus ~25 us per row named; walking costs ~0.27 us per match.
+KEY_ROW_COST = 300
 FIRST_BUDGET = 1000  # matches the first essential statement may score
 
 
@@ -128,6 +130,13 @@ def rank(db: sqlite3.Connection, sources: list[Source], k: int, where: str, boos
     rest = sorted(sources, key=lambda s: -s.bound)  # rarest first
     ess = [rest.pop(0)]
     while rest and sum(s.matches for s in ess) + rest[0].matches <= FIRST_BUDGET:
+        if rest[0].capped and refine is not None:
+            # Its count is a floor: count on before it joins (counting costs
+            # about a twentieth of scoring the same rows), else a term in
+            # half the memories could pass for a rare one.
+            refine(rest[0])
+            rest.sort(key=lambda s: -s.bound)
+            continue
         ess.append(rest.pop(0))
     while True:
         if not rest:
