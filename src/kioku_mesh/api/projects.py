@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..core.config import Settings
     from ..core.projects import ProjectRename
     from .memory import Memory
 
@@ -86,3 +87,40 @@ def list_projects(mem: Memory) -> list[dict[str, object]]:
         entry = out.setdefault(target, {"project": target, "memories": 0, "old_names": []})
         entry["old_names"].append(old)  # type: ignore[union-attr]
     return sorted(out.values(), key=lambda e: (-int(e["memories"]), str(e["project"])))  # type: ignore[call-overload]
+
+
+def names_for_completion(settings: Settings, limit: int = 500) -> list[str]:
+    """Project names the reader may see, for shell completion on every TAB:
+    the store opened read-only (no migrations, no writes, nothing created),
+    one index seek per name instead of a scan, plus every name a rename gave.
+    An absent or busy store gives no names."""
+    import sqlite3
+    from urllib.parse import quote
+
+    path = settings.db_path
+    if not path.is_file():
+        return []
+    db = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=0.2)
+    try:
+        teams = list(settings.team_ids)
+        marks = ",".join("?" * len(teams)) or "NULL"
+        readable = (f"SELECT 1 FROM observations WHERE project = ? AND (visibility NOT IN "
+                    f"('user', 'team') OR (visibility = 'user' AND scope_id = ?) OR "
+                    f"(visibility = 'team' AND scope_id IN ({marks}))) LIMIT 1")
+        names: list[str] = []
+        last = ""
+        while len(names) < limit:
+            row = db.execute("SELECT min(project) FROM observations WHERE project > ?",
+                             (last,)).fetchone()
+            if row is None or row[0] is None:
+                break
+            last = str(row[0])
+            if db.execute(readable, (last, settings.user_id or "\x00", *teams)).fetchone():
+                names.append(last)
+        try:
+            names += [str(r[0]) for r in db.execute("SELECT DISTINCT new FROM project_renames")]
+        except sqlite3.OperationalError:  # a store from before renames existed
+            pass
+        return sorted(set(names))
+    finally:
+        db.close()

@@ -443,6 +443,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "doctor": lambda args: _status().cmd_doctor(args),
     "export": cmd_export,
     "import": cmd_import,
+    "completion": lambda args: _completion(args),
     "mcp": cmd_mcp,
     "node": lambda args: _mesh().cmd_node(args),
     "mesh": lambda args: _mesh().cmd_mesh(args),
@@ -459,6 +460,12 @@ def _hooks() -> Any:
     from . import hooks_commands
 
     return hooks_commands
+
+
+def _completion(args: argparse.Namespace) -> int:
+    from .completion import cmd_completion
+
+    return cmd_completion(args)
 
 
 def _status() -> Any:

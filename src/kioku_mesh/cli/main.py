@@ -221,6 +221,15 @@ def build_parser() -> Parser:
     p.add_argument("--allow-secrets", action="store_true",
                    help="store credentials as given (by default they become [REDACTED:<kind>])")
 
+    p = sub.add_parser("completion", parents=[common],
+                       help="print (or --install) the shell completion script",
+                       description="Prints a completion script for bash, zsh or fish: commands, "
+                                   "options, memory types and project names. Load it with "
+                                   "`source <(kioku-mesh completion bash)` (zsh the same; fish: "
+                                   "`kioku-mesh completion fish | source`), or --install it.")
+    p.add_argument("shell", choices=["bash", "zsh", "fish"], help="which shell")
+    p.add_argument("--install", action="store_true",
+                   help="write it where the shell looks for completions and say what else to do")
     _mcp(sub, common)
     from .mesh_commands import add_parsers as add_mesh_parsers
 
@@ -256,6 +265,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = SafeStream(sys.stdout)  # type: ignore[assignment]
     if not isinstance(sys.stderr, SafeStream):
         sys.stderr = SafeStream(sys.stderr)  # type: ignore[assignment]
+    if args_list[:1] == ["__complete"]:
+        # Asked by the completion scripts on every TAB: answered before the
+        # parser is built, and it never fails loudly (a broken line is no help).
+        from .complete_values import complete
+
+        return complete(args_list[1:])
     try:
         parser = build_parser()
         args = parser.parse_args(args_list)
