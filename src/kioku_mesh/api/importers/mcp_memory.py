@@ -65,7 +65,7 @@ def parse(path: Path, project: str | None = None) -> Parsed:
             if not all(isinstance(v, str) and v.strip() for v in ends):
                 parsed.problem(where, "relation needs from, relationType and to (strings)")
             else:
-                relations.append((number, ends[0], ends[1], ends[2]))
+                relations.append((number, str(ends[0]), str(ends[1]), str(ends[2])))
         else:
             parsed.problem(where, f"unknown record type {kind!r} (expected entity or relation)")
     linked: dict[str, list[str]] = {name: [] for name in entities}
