@@ -132,7 +132,7 @@ def cluster(tmp_path: Path):
 SLOW_MODULES = ("test_mesh_", "test_security_mesh", "test_messaging_mesh", "test_messaging_mcp",
                 "test_mcp_stdio", "test_mcp_server", "test_status_truth", "test_crash",
                 "test_concurrency", "test_tls_pki", "test_relevance", "test_search_rank_safety",
-                "test_ingest_properties")
+                "test_ingest_properties", "test_web_")
 SLOW_FIXTURES = {"cluster", "spawned"}
 
 

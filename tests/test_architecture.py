@@ -10,7 +10,10 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "kioku_mesh"
 # Lower layers never import higher ones; equal layers are independent.
-LAYERS = {"core": 0, "store": 1, "messaging": 1, "mesh": 2, "tls": 2, "api": 3, "cli": 4, "mcp": 4}
+LAYERS = {"core": 0, "store": 1, "messaging": 1, "mesh": 2, "tls": 2, "api": 3, "cli": 4, "mcp": 4,
+          "web": 4}
+# The one crossing between adapters: `kioku-mesh ui` starts the web adapter.
+ADAPTER_ENTRY_POINTS = {("cli", "kioku_mesh.web.server")}
 
 
 def _imports(path: Path) -> list[tuple[str, int]]:
@@ -40,9 +43,23 @@ def test_lower_layers_never_import_higher_ones():
             parts = target.split(".")
             if parts[0] != "kioku_mesh" or len(parts) < 2 or parts[1] not in LAYERS:
                 continue
+            if (rel[0], target) in ADAPTER_ENTRY_POINTS:
+                continue
             if parts[1] != rel[0] and LAYERS[parts[1]] >= own:
                 violations.append(f"{path.relative_to(PKG)}:{line} imports {target}")
     assert violations == []
+
+
+def test_web_adapter_calls_only_the_api():
+    """The dashboard has no logic of its own: it reaches the store, the mesh
+    and TLS only through kioku_mesh.api, like the CLI and the MCP server."""
+    found = []
+    for path in (PKG / "web").rglob("*.py"):
+        for target, line in _imports(path):
+            parts = target.split(".")
+            if parts[0] == "kioku_mesh" and len(parts) > 1 and parts[1] not in ("api", "web"):
+                found.append(f"{path.relative_to(PKG)}:{line} imports {target}")
+    assert found == []
 
 
 def test_every_package_is_assigned_a_layer():
@@ -56,7 +73,8 @@ def test_cli_start_imports_no_heavy_modules(km):
         "import sys, json\n"
         "from kioku_mesh.cli.main import main\n"
         "rc = main(['search', 'x', '--json'])\n"
-        "heavy = [m for m in ('zenoh', 'mcp', 'cryptography', 'yaml', 'rich', 'click') "
+        "heavy = [m for m in ('zenoh', 'mcp', 'cryptography', 'yaml', 'rich', 'click', "
+        "'starlette', 'uvicorn') "
         "if m in sys.modules]\n"
         "print(json.dumps({'rc': rc, 'heavy': heavy}), file=sys.stderr)\n"
     )

@@ -54,7 +54,7 @@ def status(mem: Memory) -> dict[str, Any]:
             "team_id": ident.team_id,
             "default_visibility": s.default_visibility,
         },
-        "mesh": _mesh_status(mem),
+        "mesh": mesh_status(mem),
         "saves_7d": save_counts(mem),
         "counts": {
             "total": total,
@@ -68,7 +68,7 @@ def status(mem: Memory) -> dict[str, Any]:
     }
 
 
-def _mesh_status(mem: Memory) -> dict[str, Any]:
+def mesh_status(mem: Memory) -> dict[str, Any]:
     """What the node last reported, each fact with the time it was true.
 
     Nothing from a node that is not running reads as current: its peers are

@@ -35,6 +35,7 @@ from ..store import links
 from ..store.db import Store, row_to_observation
 from ..store.search import ReaderScope, SearchQuery, SearchResult, search, similar_candidates
 from ..store.textindex import words_for_index
+from . import latency
 
 if TYPE_CHECKING:
     from ..core.redact import Allowlist, Redaction
@@ -373,7 +374,10 @@ class Memory:
                       if n != query.boost_project]
             query = replace(query, boost_aliases=list(dict.fromkeys([*query.boost_aliases,
                                                                      *others])))
-        return search(self.store.db, query, self.reader_scope)
+        started = time.perf_counter()
+        result = search(self.store.db, query, self.reader_scope)
+        latency.record((time.perf_counter() - started) * 1000)
+        return result
 
     def resolve_pc_id(self, text: str) -> str:
         """A host's full pc_id from itself or a unique prefix (displays show 8

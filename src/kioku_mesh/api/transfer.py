@@ -25,6 +25,7 @@ from ..core.models import (
     validate_new,
 )
 from ..core.timeutil import now_wire
+from ..store.search import SearchQuery
 from .memory import Memory
 
 # Memories per transaction, or fewer when their lines pass BATCH_CHARS. Big
@@ -32,6 +33,7 @@ from .memory import Memory
 # indexes are merged less often; 10,000 typical memories are ~35 MiB of index.
 BATCH = 10_000
 BATCH_CHARS = 48 * 1024 * 1024
+EXPORT_ALL = 1_000_000  # an export of a filtered set is every match, not a page
 
 
 @dataclass
@@ -180,3 +182,13 @@ def import_lines(
     if progress:
         progress(report.lines)
     return report
+
+
+def export_matching(mem: Memory, query: SearchQuery) -> Iterator[str]:
+    """The memories a search finds (every one, not a page of them), as JSONL in
+    the wire format: an export of a filtered set that `import` reads back."""
+    from dataclasses import replace
+
+    result = mem.search(replace(query, limit=EXPORT_ALL, offset=0, explain=False))
+    for hit in result.hits:
+        yield hit.observation.to_json()

@@ -11,7 +11,6 @@ from typing import Any
 from ..api import Memory, SearchQuery
 from ..api.explain import explanation_dict, explanation_text
 from ..core.errors import ValidationError
-from ..core.timeutil import parse_when
 from . import render
 from .mcp_commands import cmd_mcp
 from .render import Style, dump_json
@@ -146,22 +145,24 @@ def cmd_save(args: argparse.Namespace) -> int:
 
 
 def _query_from(args: argparse.Namespace) -> SearchQuery:
-    hidden = getattr(args, "include_hidden", False)
-    return SearchQuery(
-        text=args.query,
+    from ..api.filters import search_query
+
+    return search_query(
+        args.query,
         project=args.project,
-        memory_types=_list_arg(args.memory_type),
-        tags=_list_arg([args.tags] if args.tags else []),
+        memory_types=args.memory_type,
+        tags=args.tags,
         agent_family=args.agent_family,
         client_id=args.client_id,
         pc_id=args.pc_id,
         session_id=args.session_id,
-        visibility=_list_arg(args.visibility),
-        since=parse_when(args.since) if args.since else None,
-        until=parse_when(args.until) if args.until else None,
-        include_tombstoned=args.include_tombstoned or hidden,
-        include_superseded=args.include_superseded or hidden,
-        include_expired=args.include_expired or hidden,
+        visibility=args.visibility,
+        since=args.since,
+        until=args.until,
+        include_tombstoned=args.include_tombstoned,
+        include_superseded=args.include_superseded,
+        include_expired=args.include_expired,
+        include_hidden=getattr(args, "include_hidden", False),
         limit=args.limit,
         boost_project=getattr(args, "current_project", None),
         explain=getattr(args, "explain", False),
@@ -453,6 +454,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "tls": cmd_tls,
     "hooks": lambda args: _hooks().cmd_hooks(args),
     "hook": lambda args: _hooks().run_from_args(args),
+    "ui": lambda args: _ui(args),
 }
 
 
@@ -466,6 +468,12 @@ def _completion(args: argparse.Namespace) -> int:
     from .completion import cmd_completion
 
     return cmd_completion(args)
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from .ui_commands import cmd_ui
+
+    return cmd_ui(args)
 
 
 def _status() -> Any:

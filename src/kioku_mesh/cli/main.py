@@ -249,6 +249,9 @@ def build_parser() -> Parser:
     from .hooks_commands import add_parsers as add_hooks_parsers
 
     add_hooks_parsers(sub, common, Parser)
+    from .ui_commands import add_parsers as add_ui_parsers
+
+    add_ui_parsers(sub, common, Parser)
     return parser
 
 

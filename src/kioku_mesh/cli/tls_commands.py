@@ -197,9 +197,9 @@ def _enroll(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _info(args: argparse.Namespace, settings: Any) -> int:
-    from ..tls import pki
+    from ..api.mesh_view import tls_info
 
-    data = pki.info(settings)
+    data = tls_info(settings)
     if args.json:
         dump_json(data)
         return 0
