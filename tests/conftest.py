@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -141,3 +142,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         module = item.module.__name__ if getattr(item, "module", None) else ""
         if module.startswith(SLOW_MODULES) or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say it loudly when the dashboard's browser tests did not run."""
+    reasons = {str(getattr(r, "longrepr", ""))
+               for r in terminalreporter.stats.get("skipped", [])
+               if "NO BROWSER" in str(getattr(r, "longrepr", ""))}
+    if reasons:
+        terminalreporter.section("browser tests skipped", sep="!", red=True, bold=True)
+        for reason in sorted(reasons):
+            terminalreporter.write_line(reason.split("NO BROWSER", 1)[1].lstrip(": ").rstrip("')\""),
+                                        red=True)

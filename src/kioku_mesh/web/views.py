@@ -28,5 +28,9 @@ def search_view(result: SearchResult, took_ms: float) -> dict[str, Any]:
 
 def message_view(stored: Any) -> dict[str, Any]:
     """A StoredMessage (api.messaging) with its acks and delivery state."""
-    return {**stored.message.to_wire(), "acks": [a.to_wire() for a in stored.acks],
-            "expired": stored.expired, "delivery": stored.delivery}
+    msg = stored.message
+    return {**msg.to_wire(), "acks": [a.to_wire() for a in stored.acks],
+            "expired": stored.expired, "delivery": stored.delivery,
+            # Flat, for the page (the wire nests them under sender / recipient).
+            "from_agent": msg.sender_agent_id, "from_session": msg.sender_session_id,
+            "to_kind": msg.recipient_kind, "to_id": msg.recipient_id}

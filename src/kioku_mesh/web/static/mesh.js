@@ -47,8 +47,8 @@ export async function renderMesh(root) {
       el("h4", {}, "trusted CA"), certFacts(d.tls.info.trusted_ca) || el("p.dim", {}, "none"),
       d.tls.info.ca ? [el("h4", {}, "CA run on this host"), certFacts(d.tls.info.ca)] : null)
       : el("p.dim", { id: "tls" }, d.tls.configured ? d.tls.error : "no TLS on this host (plain TCP or local)"),
-    d.teams ? [el("h3", {}, "Teams (hub access control)"),
+    ...(d.teams ? [el("h3", {}, "Teams (hub access control)"),
       facts([...Object.entries(d.teams.teams).map(([t, ms]) => [`team ${t}`, ms.join(", ")]),
-        ["known users", d.teams.users.join(", ") || "(none)"]])] : null,
+        ["known users", d.teams.users.join(", ") || "(none)"]])] : []),
   );
 }

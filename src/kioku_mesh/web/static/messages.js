@@ -41,7 +41,7 @@ export async function renderMessages(root) {
   const inbox = d.inbox.map((m) => {
     const mine = m.acks.some((a) => a.recipient_session_id === d.session_id || a.recipient_agent_id === d.agent_id);
     return el("tr", { "data-id": m.msg_id },
-      el("td", {}, `${m.sender_agent_id} (${m.sender_session_id.slice(0, 8)})`),
+      el("td", {}, `${m.from_agent} (${m.from_session.slice(0, 8)})`),
       el("td", {}, m.body), el("td", {}, m.scope), el("td", {}, age(m.created_at)),
       el("td.ack-state", {}, ackState(m)),
       el("td", {}, mine || m.expired ? null : el("button", { type: "button", class: "ack", onclick: async () => {
@@ -49,7 +49,7 @@ export async function renderMessages(root) {
       } }, "Ack")));
   });
   const sent = d.sent.map((m) => el("tr", { "data-id": m.msg_id },
-    el("td", {}, `${m.recipient_kind} ${m.recipient_id}`), el("td", {}, m.body), el("td", {}, m.scope),
+    el("td", {}, `${m.to_kind} ${m.to_id}`), el("td", {}, m.body), el("td", {}, m.scope),
     el("td", {}, age(m.created_at)), el("td.delivery", {}, m.delivery), el("td.ack-state", {}, ackState(m))));
   const who = d.who.map((s) => el("tr", {}, el("td", {}, String(s.agent_id || "")), el("td", {}, String(s.agent_family || "")),
     el("td", {}, String(s.session_id || "").slice(0, 12)), el("td", {}, s.host)));
