@@ -6,7 +6,7 @@ through `transfer.check_record`, the same checks and secret redaction as any
 import line (ADR 0015). Ids come from where a draft came from (format,
 project, file, section or entity), so a second run finds everything already
 there. A section whose text changed since it was imported becomes a new
-version that supersedes the earlier ones (ADR 0019).
+version that supersedes the earlier ones (ADR 0022).
 """
 
 from __future__ import annotations
