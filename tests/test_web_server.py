@@ -1,6 +1,6 @@
 """The dashboard server as a real process, over plain HTTP: its gate (token,
 cookie, Host, CSRF, CSP), its JSON endpoints against the CLI's view of the
-same store, and live updates (server-sent events). See ADR 0022."""
+same store, and live updates (server-sent events). See ADR 0023."""
 
 from __future__ import annotations
 

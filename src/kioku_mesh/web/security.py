@@ -1,6 +1,6 @@
 """The dashboard's gate: every request passes here before any route.
 
-Checks, in order (ADR 0022):
+Checks, in order (ADR 0023):
 1. Host header is one of this server's own names (DNS rebinding: a page on
    evil.example resolving to 127.0.0.1 sends Host: evil.example).
 2. The launch token: the URL printed at start carries it once (?token=...);
