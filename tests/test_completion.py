@@ -159,7 +159,13 @@ def test_zsh_completion_function(projects_km):
     out = _zsh(projects_km, r'''
         compdef() { print "compdef $*" }
         source SCRIPT
-        compadd() { [[ $1 == -a ]] && print -l -- ${(M)${(@P)2}:#${PREFIX}*} }
+        compadd() {  # -l -d SHOWN -a WORDS: the words, then how each is shown
+            local -a aopt dopt lopt; zparseopts -D -E a:=aopt d:=dopt l=lopt
+            local -a all=("${(@P)aopt[2]}") display=("${(@P)aopt[2]}")
+            (( $#dopt )) && display=("${(@P)dopt[2]}")
+            local i; for i in {1..$#all}; do
+                [[ $all[i] == ${PREFIX}* ]] && print -- "$display[i]"; done
+        }
         _files() { print "(files)" }
         for line in "sa" "mcp inst" "search --memory-type d" "search -p " "import --from cursor ./"; do
             words=(kioku-mesh ${=line}); [[ $line == *" " ]] && words+=("")
@@ -167,7 +173,9 @@ def test_zsh_completion_function(projects_km):
             print "== $line"; _kioku_mesh
         done''')
     assert out.split("== ")[1:] == [
-        "sa\nsave\n", "mcp inst\ninstall\n", "search --memory-type d\ndecision\n",
+        "sa\nsave  -- save a memory\n",
+        "mcp inst\ninstall  -- add kioku-mesh-mcp to a client's config\n",
+        "search --memory-type d\ndecision\n",
         "search -p \nbilling-api\npayments\n", "import --from cursor ./\n(files)\n"]
     assert out.startswith("compdef _kioku_mesh kioku-mesh\n")
 
@@ -182,6 +190,33 @@ def test_zsh_loads_it_from_fpath_with_compinit(km):
     assert out == "autoload: _kioku-mesh\nsourced: _kioku_mesh\n"
 
 
+def test_zsh_completes_for_real_in_a_terminal(projects_km):
+    """An interactive zsh on a pseudo-terminal, the script autoloaded from
+    $fpath as `--install` sets it up, and TAB pressed (zsh's zpty module)."""
+    out = _zsh(projects_km, r'''
+        zmodload zsh/zpty
+        s=SCRIPT
+        seen() {  # poll the terminal's output (up to 20 s) until it shows $1
+            local chunk i
+            for i in {1..200}; do
+                zpty -r -t z chunk && acc+=$chunk
+                [[ $acc == *$1* ]] && { acc=; return 0 }
+                sleep 0.1
+            done
+            return 1
+        }
+        zpty z "zsh -f -i"
+        zpty -w z "PS1='> '; fpath=(${s:h} \$fpath); autoload -Uz compinit; compinit -u -D"
+        zpty -w -n z $'kioku-mesh sea\t'
+        seen 'kioku-mesh search' && print "command: ok"
+        zpty -w -n z $'\x15kioku-mesh search -p pay\t'
+        seen 'ments' && print "project: ok"  # zsh writes only what it adds
+        zpty -w -n z $'\x15kioku-mesh save x --memory-type deci\t'
+        seen 'sion' && print "type: ok"
+        zpty -d z''')
+    assert out == "command: ok\nproject: ok\ntype: ok\n"
+
+
 def test_fish_completes_for_real(projects_km):
     fish = needs("fish")
     km = projects_km
@@ -194,7 +229,11 @@ def test_fish_completes_for_real(projects_km):
                          env={**km.env, "PATH": f"{PROGRAM.parent}:/usr/bin:/bin"}, cwd=km.home,
                          timeout=30)
     assert res.returncode == 0 and res.stderr == "", res.stderr
-    got = {b.split("\n", 1)[0]: b.split("\n")[1:-1] for b in res.stdout.split("== ")[1:]}
+    blocks = {b.split("\n", 1)[0]: b.split("\n")[1:-1] for b in res.stdout.split("== ")[1:]}
+    # Commands and options come with their help text, after a tab.
+    assert blocks["kioku-mesh sa"] == ["save\tsave a memory"]
+    assert blocks["kioku-mesh search --sc"] == ["--scope\tonly these tiers: mesh, user, team, legacy"]
+    got = {line: [c.split("\t")[0] for c in cands] for line, cands in blocks.items()}
     assert got["kioku-mesh sa"] == ["save"]
     assert got["kioku-mesh mcp install --client cl"] == ["claude-code", "claude-desktop"]
     assert got["kioku-mesh search -p "] == ["billing-api", "payments"]

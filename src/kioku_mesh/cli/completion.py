@@ -35,6 +35,7 @@ class Node:
     value_options: dict[str, str] = field(default_factory=dict)  # flag -> values ("" = free text)
     positionals: list[str] = field(default_factory=list)
     variadic: bool = False  # the last positional takes any number of words
+    help: dict[str, str] = field(default_factory=dict)  # subcommand or flag -> its help line
 
 
 def _values(action: argparse.Action) -> str:
@@ -52,17 +53,29 @@ def _values(action: argparse.Action) -> str:
     return ""
 
 
+def _line(text: str | None) -> str:
+    """A help text as a short description (argparse's %-escapes undone)."""
+    words = " ".join(str(text or "").replace("%%", "%").split())
+    return words if len(words) <= 70 else words[:69].rstrip() + "…"
+
+
 def tree(parser: argparse.ArgumentParser) -> Node:
     node = Node()
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
+            # Aliases (`get`) share their command's parser, and so its help.
+            helps = {id(action.choices[c.dest]): c.help for c in action._choices_actions
+                     if c.dest in action.choices}
             for name, sub in action.choices.items():
                 if not name.startswith("_"):
                     node.commands[name] = tree(sub)
+                    node.help[name] = _line(helps.get(id(sub)))
         elif action.help == argparse.SUPPRESS:
             continue
         elif action.option_strings:
             node.options.extend(action.option_strings)
+            for flag in action.option_strings:
+                node.help[flag] = _line(action.help)
             if action.nargs != 0:
                 for flag in action.option_strings:
                     node.value_options[flag] = _values(action)
@@ -109,9 +122,10 @@ def _sh_tables(root: Node) -> str:
                 posvals.append((_q(f"{p}|{i}"), values))
         if n.variadic and n.positionals and n.positionals[-1]:
             posvals.append((_q(f"{p}|") + "*", n.positionals[-1]))
+    descs = [(_q(f"{p}|{word}"), text) for p, n in paths for word, text in n.help.items() if text]
     return "\n\n".join([_sh_table("subs", subs), _sh_table("opts", opts),
                         _sh_table("vopts", vopts), _sh_table("optvals", optvals),
-                        _sh_table("posvals", posvals)])
+                        _sh_table("posvals", posvals), _sh_table("desc", descs)])
 
 
 _SH_WALK = r'''
@@ -135,6 +149,7 @@ _kioku_mesh_walk() {
             npos=$((npos + 1))
         fi
     done
+    _kioku_mesh_at="$path"  # for the descriptions (zsh)
     if [[ -n $expect ]]; then
         _kioku_mesh_optvals "$path|$expect"
     elif [[ $cur == -* ]]; then
@@ -165,7 +180,8 @@ complete -F _kioku_mesh kioku-mesh
 
 _ZSH_MAIN = r'''
 _kioku_mesh() {
-    local -a found
+    local -a found shown
+    local word
     _kioku_mesh_walk "${words[CURRENT]}" "${(@)words[2,CURRENT-1]}"
     case "$REPLY" in
         @files) _files ;;
@@ -174,10 +190,16 @@ _kioku_mesh() {
             compadd -a found ;;
         *)
             found=(${=REPLY})
-            compadd -a found ;;
+            for word in $found; do
+                _kioku_mesh_desc "$_kioku_mesh_at|$word"
+                shown+=("$word${REPLY:+  -- $REPLY}")
+            done
+            compadd -l -d shown -a found ;;
     esac
 }
-if [[ ${zsh_eval_context[-1]} == loadautofunc ]]; then
+# Autoloaded from $fpath, this file is the body of `_kioku-mesh`, run on every
+# TAB: complete. Sourced: register the function instead.
+if [[ ${funcstack[1]} == _kioku-mesh ]]; then
     _kioku_mesh "$@"
 elif (( $+functions[compdef] )); then
     compdef _kioku_mesh kioku-mesh
@@ -225,9 +247,11 @@ def _fish_tables(root: Node) -> str:
                 posvals.append((_q(f"{p}|{i}"), _fish_words(values)))
         if n.variadic and n.positionals and n.positionals[-1]:
             posvals.append((_q(f"{p}|") + "'*'", _fish_words(n.positionals[-1])))
+    descs = [(_q(f"{p}|{word}"), _q(text)) for p, n in paths for word, text in n.help.items()
+             if text]
     return "\n\n".join([_fish_table("subs", subs), _fish_table("opts", opts),
                         _fish_table("vopts", vopts), _fish_table("optvals", optvals),
-                        _fish_table("posvals", posvals)])
+                        _fish_table("posvals", posvals), _fish_table("desc", descs)])
 
 
 _FISH_MAIN = r'''
@@ -276,7 +300,14 @@ function __kioku_mesh_complete
         case '@projects'
             $program __complete projects 2>/dev/null
         case '*'
-            printf '%s\n' $out
+            for word in $out
+                set -l text (__kioku_mesh_desc "$path|$word")
+                if test -n "$text"
+                    printf '%s\t%s\n' $word $text
+                else
+                    printf '%s\n' $word
+                end
+            end
     end
 end
 
