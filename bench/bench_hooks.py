@@ -58,6 +58,7 @@ def bench_hooks(count: int, runs: int, log: Any = print) -> dict[str, Any]:
     walls: dict[str, list[float]] = {k: [] for k in cases}
     cpus: dict[str, list[float]] = {k: [] for k in cases}
     sizes: list[int] = []
+    failed_open: dict[str, int] = {}
     load_before = common.load()
     try:
         # Round 0 is not timed: it warms the OS page cache and the .pyc files.
@@ -81,8 +82,12 @@ def bench_hooks(count: int, runs: int, log: Any = print) -> dict[str, Any]:
             for name, cmd, stdin in runs_of:
                 result = common.check(common.run_timed(cmd, env, stdin), name)
                 if name.startswith("SessionStart"):
-                    out = json.loads(result.stdout)  # a fail-open empty answer would not parse
-                    sizes.append(len(out["hookSpecificOutput"]["additionalContext"]))
+                    if not result.stdout.strip():  # the watchdog's fail-open answer: counted
+                        failed_open[name] = failed_open.get(name, 0) + 1
+                        log(f"  {name}: failed open (round {rnd}): {result.stderr.decode()[-200:]}")
+                    else:
+                        out = json.loads(result.stdout)
+                        sizes.append(len(out["hookSpecificOutput"]["additionalContext"]))
                 if name == "Stop (first: count, remind)" and b'"block"' not in result.stdout:
                     raise RuntimeError(f"Stop did not remind: {result.stdout!r}")
                 if rnd:
@@ -96,6 +101,7 @@ def bench_hooks(count: int, runs: int, log: Any = print) -> dict[str, Any]:
         "runs": runs,
         "load": f"{load_before} -> {common.load()}",
         "context_chars": {"min": min(sizes), "max": max(sizes)},
+        "failed_open": failed_open,
         "cases": {name: {"wall": common.summary(walls[name]), "cpu": common.summary(cpus[name])}
                   for name in cases},
     }
@@ -137,7 +143,8 @@ def main(argv: list[str]) -> int:
     print(table(results))
     for r in results:
         print(f"- {r['count']:,}: context {r['context_chars']['min']}-"
-              f"{r['context_chars']['max']} chars; load {r['load']}")
+              f"{r['context_chars']['max']} chars; load {r['load']}; fail-open answers "
+              f"(watchdog) {r['failed_open'] or 'none'}")
     return 0
 
 

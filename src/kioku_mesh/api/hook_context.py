@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 CONTEXT_CAP = 4000  # characters of additional context, fence and all
 PACK_CHARS = 3000  # of which the recall pack itself
 PACK_CANDIDATES = 40
+COUNT_AT_MOST = 500  # "500+ more not shown" is as useful as an exact count, and far cheaper
 FENCE = "kioku-mesh-memories"
 
 REMINDER = (
@@ -94,15 +95,18 @@ class StartContext:
 def session_start_context(mem: Memory, cwd: Path, *, remind: bool = False) -> StartContext:
     """The fenced recall pack for cwd's project (every project's when that one has none)."""
     project = project_for(cwd, mem.settings.project)
-    pack = mem.recall(project=project, limit=PACK_CANDIDATES, max_chars=PACK_CHARS)
+    pack = mem.recall(project=project, limit=PACK_CANDIDATES, max_chars=PACK_CHARS,
+                      count_at_most=COUNT_AT_MOST, explain_empty=False)
     note = ""
     if project and not pack.included:
-        pack = mem.recall(project="", limit=PACK_CANDIDATES, max_chars=PACK_CHARS)
+        pack = mem.recall(project="", limit=PACK_CANDIDATES, max_chars=PACK_CHARS,
+                          count_at_most=COUNT_AT_MOST, explain_empty=False)
         note = f"No memories saved for project {project} yet; the most important ones overall:\n"
     if pack.included:
         body = note + pack.text
         if pack.omitted:
-            body += f"({pack.omitted} more not shown: search_memory to dig further)\n"
+            more = f"{pack.omitted}{'' if pack.omitted_exact else '+'}"
+            body += f"({more} more not shown: search_memory to dig further)\n"
     else:
         body = "No memories on this host yet."
     text = fence(body, project)

@@ -442,19 +442,23 @@ class Memory:
         memory_types: Sequence[str] = (),
         limit: int = 40,
         max_chars: int = 4000,
+        count_at_most: int | None = None,
+        explain_empty: bool = True,
     ) -> RecallPack:
         """`project` None means the configured default project (project file);
-        "" means every project."""
+        "" means every project. `count_at_most`: count the memories not shown
+        only up to this many (faster on a big store; `omitted` is then a floor).
+        `explain_empty` False: no `empty_note` (it counts every project's memories)."""
         from .recall import build_pack
 
         if project is None:
             project = self.settings.project or None
         result = self.search(
             SearchQuery(text=query, project=project or None, memory_types=list(memory_types),
-                        limit=limit), strict=True
+                        limit=limit, count_at_most=count_at_most), strict=True
         )
         pack = build_pack(result, max_chars=max_chars)
-        if not pack.included:
+        if not pack.included and explain_empty:
             from .recall import why_empty
 
             pack.empty_note = why_empty(self, query, project, memory_types)

@@ -29,6 +29,7 @@ class RecallPack:
     match: str = "browse"
     # When nothing is included: why, and what to do (shown instead of the pack).
     empty_note: str = ""
+    omitted_exact: bool = True  # False: `omitted` is a floor (recall's count_at_most)
 
 
 def _line(obs: Observation) -> str:
@@ -70,7 +71,8 @@ def build_pack(result: SearchResult, *, max_chars: int) -> RecallPack:
         for items in by_type.values():
             items.sort(key=lambda o: (-o.importance, _neg(o.created_at)))
     omitted = max(0, result.total - included)
-    return RecallPack(_render(groups), groups, included, omitted, result.match)
+    return RecallPack(_render(groups), groups, included, omitted, result.match,
+                      omitted_exact=result.total_exact)
 
 
 def _neg(text: str) -> tuple[int, ...]:

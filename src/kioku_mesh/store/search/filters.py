@@ -49,6 +49,10 @@ class SearchQuery:
     boost_aliases: list[str] = field(default_factory=list)
     # Keep each hit's per-term scores and factors (search --explain).
     explain: bool = False
+    # Browse only (no text): count the matches up to this many, not all of them
+    # (total_exact False past it). A session-start hook needs the top memories
+    # fast, not an exact count over a big project (docs/benchmarks.md, hooks).
+    count_at_most: int | None = None
 
 
 def filter_sql(q: SearchQuery, scope: ReaderScope, params: dict[str, object]) -> list[str]:
