@@ -31,38 +31,20 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, parser_class: type) -
 
 
 def _run(settings: Any, cfg: Any) -> int:
-    if cfg.tls_block is not None or cfg.uses_tls:
-        from ..tls.node_config import zenoh_tls_block
-
-        cfg.tls_block = zenoh_tls_block(settings)
-        cfg.validate()
     import logging
+
+    from ..api.node import run_node
 
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s kioku-mesh node: %(message)s", datefmt="%H:%M:%S")
-    from ..mesh.node import Node
 
-    acl_source = None
-    if cfg.role == "hub" and cfg.tls_block is not None:
-        # Scopes are enforced by certificate identity only where peers have one.
-        from ..api.teams import load_acl
-        from ..core.config import load_settings
-        from ..mesh.acl import access_control
-
-        def acl_source() -> dict[str, Any]:
-            acl = load_acl(load_settings())
-            return access_control(acl["users"], acl["teams"])
-
-    from ..mesh.lock import node_lock
-
-    with node_lock(settings.state_dir):
-        node = Node(settings, cfg, acl_source=acl_source)
-        node.install_signal_handlers()
+    def started(pc_id: str, cfg: Any) -> None:
         where = ", ".join(cfg.listen) if cfg.role == "hub" else ", ".join(cfg.connect)
-        print(f"kioku-mesh node {node.pc_id[:8]}: {cfg.role} "
+        print(f"kioku-mesh node {pc_id[:8]}: {cfg.role} "
               f"({'listening on' if cfg.role == 'hub' else 'dialing'} {where}); Ctrl-C to stop",
               file=sys.stderr, flush=True)
-        node.run()
+
+    run_node(settings, cfg, started=started)
     print("kioku-mesh node stopped", file=sys.stderr)
     return 0
 

@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from functools import partial
 
 import anyio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from ..api import changes
+from ..api import Memory, changes
 from .backend import Backend
 
 POLL_S = 1.0
 HEARTBEAT_S = 15.0
+
+
+def _moved(mem: Memory, *, before: changes.Mark, after: changes.Mark) -> dict[str, int]:
+    return changes.since(mem, before, after)
 
 
 async def _stream(request: Request, backend: Backend, poll_s: float) -> AsyncIterator[str]:
@@ -26,7 +31,7 @@ async def _stream(request: Request, backend: Backend, poll_s: float) -> AsyncIte
         await anyio.sleep(poll_s)
         after = await backend.run(changes.mark)
         if after != before:
-            moved = await backend.run(lambda mem, b=before, a=after: changes.since(mem, b, a))
+            moved = await backend.run(partial(_moved, before=before, after=after))
             before = after
             for kind, count in moved.items():
                 yield f"event: {kind}\ndata: {json.dumps({'count': count})}\n\n"
