@@ -15,8 +15,11 @@ function route() {
   for (const a of document.querySelectorAll("nav a")) {
     a.classList.toggle("active", a.dataset.page === page || (page === "memory" && a.dataset.page === "memories"));
   }
-  const root = clear(main());
-  root.dataset.page = page;
+  // Each render gets a fresh container: a slower render still running (a live
+  // update racing a click) then fills a detached node, never the page twice.
+  const root = document.createElement("div");
+  clear(main()).append(root);
+  main().dataset.page = page;
   if (page === "memory" && parts[1]) return renderMemory(root, parts[1]);
   if (page === "new") return renderNew(root, query);
   if (page === "messages") return renderMessages(root);
