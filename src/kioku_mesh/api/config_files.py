@@ -169,15 +169,16 @@ def backup(path: Path) -> Path | None:
     return copy_path
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temp file and os.replace: readers see the old or the new file, never half."""
+def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write via a temp file and os.replace: readers see the old or the new file, never half.
+    An existing file keeps its mode; a new one gets `mode`."""
     target = real_path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             mode = stat.S_IMODE(target.stat().st_mode)
         except FileNotFoundError:
-            mode = 0o600  # the file may come to hold tokens passed with --env
+            pass  # the default 0600: a config file may come to hold tokens passed with --env
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:

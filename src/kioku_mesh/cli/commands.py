@@ -455,6 +455,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "hooks": lambda args: _hooks().cmd_hooks(args),
     "hook": lambda args: _hooks().run_from_args(args),
     "ui": lambda args: _ui(args),
+    "setup": lambda args: _setup(args),
 }
 
 
@@ -474,6 +475,12 @@ def _ui(args: argparse.Namespace) -> int:
     from .ui_commands import cmd_ui
 
     return cmd_ui(args)
+
+
+def _setup(args: argparse.Namespace) -> int:
+    from .setup_commands import cmd_setup
+
+    return cmd_setup(args)
 
 
 def _status() -> Any:

@@ -231,6 +231,9 @@ def build_parser() -> Parser:
     p.add_argument("--install", action="store_true",
                    help="write it where the shell looks for completions and say what else to do")
     _mcp(sub, common)
+    from .setup_commands import add_parsers as add_setup_parsers
+
+    add_setup_parsers(sub, common)
     from .mesh_commands import add_parsers as add_mesh_parsers
 
     add_mesh_parsers(sub, common, Parser)

@@ -86,8 +86,9 @@ def _print_node(mesh: dict[str, Any]) -> None:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from ..api.maintenance import run_doctor
+    from ..api.wiring import check_clients
 
-    checks = run_doctor()
+    checks = run_doctor() + check_clients()
     failed = [c for c in checks if not c.ok]
     if _fmt(args) == "json":
         dump_json([{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks])
