@@ -65,6 +65,7 @@ def test_add_then_remove_gives_back_the_text(text):
 @given(user_text, user_text)
 def test_update_in_place_keeps_every_byte_around_the_block(head, tail):
     head = head if head == "" or head.endswith("\n") else head + "\n"
+    tail = "after\n" + tail  # (a block at the very end takes the blank line before it along)
     old = ins.block_text("gemini").replace("recall_context", "recall")
     text = head + old + tail
     new = ins.with_block(text, ins.block_text("gemini"), P)

@@ -158,6 +158,8 @@ def test_apply_then_unchanged_then_uninstall_restores_the_original_bytes(km):
     assert proc.returncode == 0, proc.stderr
     assert "added mcp for Codex CLI: ~/.codex/config.toml (backup ~/.codex/config.toml.bak-" in proc.stdout
     assert "restart Codex CLI, then run `codex mcp list`" in proc.stdout
+    assert "Codex runs a new hook only once you trust it" in proc.stdout
+    assert json.loads((km.home / ".codex" / "hooks.json").read_text())["hooks"]["SessionStart"]
     codex = tomllib.loads((km.home / ".codex" / "config.toml").read_text())
     assert codex["model"] == "o3" and codex["tui"] == {"notifications": True}
     assert codex["mcp_servers"]["kioku-mesh"]["command"] == SERVER
@@ -199,7 +201,8 @@ def test_uninstall_after_the_user_edited_takes_out_only_ours(km):
     settings.write_text(json.dumps(data, indent=4) + "\n")
     report = setup_json(km, "--uninstall", "--yes")
     kinds = {(s["client"], s["kind"]) for s in report["steps"] if s["changed"]}
-    assert kinds == {("codex", "restore"), ("gemini", "mcp"), ("gemini", "instructions")}
+    assert kinds == {("codex", "restore"), ("gemini", "mcp"), ("gemini", "hooks"),
+                     ("gemini", "instructions")}
     # The block went, with the blank line before it; the user's lines stayed.
     assert gemini_md.read_text() == "\n# My own notes\nUse tabs.\n"
     assert json.loads(settings.read_text()) == {"theme": "Light", "mcpServers": {
@@ -245,7 +248,7 @@ def test_project_level_instead_of_user_level(km):
     (repo / ".git").mkdir(parents=True)
     (repo / "pkg").mkdir()
     (repo / "CLAUDE.md").write_text("# app\n")
-    report = setup_json(km, "--yes", "--project-level", cwd=repo / "pkg")
+    report = setup_json(km, "--yes", "--project-level", "--no-hooks", cwd=repo / "pkg")
     assert report["project_dir"] == str(repo)
     assert (repo / "AGENTS.md").read_text() == instructions.block_text("codex")
     assert (repo / "CLAUDE.md").read_text() == "# app\n\n" + instructions.block_text("claude-code")
@@ -253,7 +256,7 @@ def test_project_level_instead_of_user_level(km):
     assert not (km.home / ".claude" / "CLAUDE.md").exists()
     assert "commit the instruction files in" in " ".join(report["next_steps"])
     # A user-level run puts the block in the user-level files, beside the project's.
-    user = setup_json(km, "--yes", "--client", "codex")
+    user = setup_json(km, "--yes", "--client", "codex", "--no-hooks")
     assert steps(user)["codex", "instructions"]["path"] == str(km.home / ".codex" / "AGENTS.md")
     code, checks = doctor(km, cwd=repo)
     assert code == 0, checks
@@ -265,30 +268,36 @@ def test_project_level_instead_of_user_level(km):
 # ------------------------------------------------------------------ doctor
 
 
-def test_doctor_finds_a_deleted_server_and_a_lost_block(km, tmp_path):
+def test_doctor_finds_a_deleted_server_a_broken_hook_and_a_lost_block(km, tmp_path):
     two_clients(km)
-    assert setup(km, "--yes").returncode == 0
-    code, checks = doctor(km)
-    assert code == 0, checks
-    assert checks["codex mcp server"]["ok"] and SERVER in checks["codex mcp server"]["detail"]
-    assert checks["gemini instructions"]["ok"]
-    # The install the entry points at goes away (a rebuilt virtualenv, say).
+    # The entry points at an install that later goes away (a rebuilt virtualenv, say).
     moved = tmp_path / "old-venv" / "kioku-mesh-mcp"
     moved.parent.mkdir()
     shutil.copy2(SERVER, moved)
     settings = km.home / ".gemini" / "settings.json"
+    assert setup(km, "--yes").returncode == 0
     settings.write_text(settings.read_text().replace(SERVER, str(moved)))
-    assert doctor(km)[0] == 0
+    code, checks = doctor(km)
+    assert code == 0, checks
+    assert checks["gemini mcp server"]["detail"].startswith(f"{moved} (in {settings})")
+    assert checks["codex hooks"]["detail"].startswith("3 ran with exit 0, slowest ")
+    assert checks["gemini hooks"]["ok"] and checks["codex instructions"]["ok"]
+
     moved.unlink()
-    (km.home / ".codex" / "AGENTS.md").write_text(AGENTS_MD)  # block edited away by hand
+    hooks = km.home / ".codex" / "hooks.json"
+    cli = os.path.join(os.path.dirname(SERVER), "kioku-mesh")
+    hooks.write_text(hooks.read_text().replace(f"{cli} hook codex Stop", "/gone/kioku-mesh hook codex Stop"))
+    (km.home / ".codex" / "AGENTS.md").write_text(AGENTS_MD)  # the block edited away by hand
     code, checks = doctor(km)
     assert code == 1
-    assert not checks["gemini mcp server"]["ok"]
     assert f"{moved} (in {settings}) no longer exists" in checks["gemini mcp server"]["detail"]
-    assert not checks["codex instructions"]["ok"] and "it is gone" in checks["codex instructions"]["detail"]
-    assert checks["codex mcp server"]["ok"]
-    # setup repairs both.
-    assert setup(km, "--yes").returncode == 0
+    assert not checks["codex hooks"]["ok"] and checks["codex hooks"]["detail"].startswith("Stop: exit 127")
+    assert "it is gone" in checks["codex instructions"]["detail"]
+    assert checks["codex mcp server"]["ok"] and checks["gemini hooks"]["ok"]
+    # setup repairs all three.
+    report = setup_json(km, "--yes")
+    assert {k for k, s in steps(report).items() if s["changed"]} == {
+        ("gemini", "mcp"), ("codex", "hooks"), ("codex", "instructions")}
     assert doctor(km)[0] == 0
 
 
