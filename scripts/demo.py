@@ -81,6 +81,9 @@ def main() -> int:
 
         run_mcp_act(base)
         say("Four agents in four different tools shared one memory, all on this host.")
+        from demo_setup import run_setup_act
+
+        run_setup_act(cli, base, root, say)
         from demo_mesh import run_mesh_act
 
         run_mesh_act(cli, base, root, say)

@@ -133,15 +133,29 @@ def test_dry_run_shows_each_diff_and_writes_nothing(km):
     assert tree(km.home) == before and not km.state_dir.exists()
 
 
-def test_without_yes_and_without_a_terminal_nothing_is_written(km):
+def test_without_yes_and_without_a_terminal_it_is_a_preview(km):
     before = two_clients(km)
     proc = setup(km)
-    assert proc.returncode == 1
-    assert proc.stderr.count("\n") == 1 and "pass --yes to apply" in proc.stderr
-    assert "instructions  add" in proc.stdout  # the plan was still shown
-    proc = setup(km, "--json")
-    assert proc.returncode == 1 and json.loads(proc.stdout)["applied"] is False
+    assert proc.returncode == 0, proc.stderr
+    assert "instructions  add" in proc.stdout
+    assert proc.stdout.endswith("nothing written yet: add --yes to go ahead (on a terminal, setup asks)\n")
+    report = setup_json(km)
+    assert report["applied"] is False and not any(s["changed"] for s in report["steps"])
+    assert any("trust" in note for note in report["next_steps"])  # what to do once applied
+    assert tree(km.home) == before and not km.state_dir.exists()
+
+
+def test_on_a_terminal_it_asks(km):
+    from test_cli_commands import _run_in_pty
+
+    before = two_clients(km)
+    env = {"PATH": str(path_dir(km)), "CODEX_HOME": "", "NO_COLOR": "1"}
+    code, out = _run_in_pty(km, "setup", "--client", "codex", extra_env=env, typed=b"n\n")
+    assert "apply these changes? [y/N]" in out and "nothing changed" in out and code == 1
     assert tree(km.home) == before
+    code, out = _run_in_pty(km, "setup", "--client", "codex", extra_env=env, typed=b"y\n")
+    assert code == 0 and "added hooks for Codex CLI: ~/.codex/hooks.json" in out
+    assert (km.home / ".codex" / "hooks.json").exists()
 
 
 def test_unknown_client_is_a_usage_error(km):

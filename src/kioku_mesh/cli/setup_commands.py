@@ -69,35 +69,32 @@ def cmd_setup(args: argparse.Namespace) -> int:
     if not plan.changes:
         return 0
     if not args.yes:
-        if not sys.stdin.isatty():
-            print(_NOT_APPLIED, file=sys.stderr)
-            return 1
+        if not sys.stdin.isatty():  # as every command that changes much (ADR 0016): a preview
+            print(f"\n{_NOT_APPLIED}")
+            return 0
         try:
             answer = input("\napply these changes? [y/N] ")
         except EOFError:
             answer = ""
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing changed")
-            return 0
+            return 1  # as a declined bulk delete
     done = setup.apply(plan)
     _print_done(done, setup.next_steps(plan))
     return 0
 
 
-_NOT_APPLIED = ("kioku-mesh: not applied: nobody to confirm it (stdin is not a terminal); "
-                "pass --yes to apply, or --dry-run to only show the plan")
+_NOT_APPLIED = "nothing written yet: add --yes to go ahead (on a terminal, setup asks)"
 
 
 def _json_run(plan: Any, args: argparse.Namespace) -> int:
     from ..api import setup
 
-    # JSON is for scripts: nobody can answer a question, so it applies only with --yes.
+    # JSON is for scripts: nobody can answer a question, so without --yes it is the preview.
     apply_now = plan.changes and args.yes and not args.dry_run
-    done = setup.apply(plan) if apply_now else []
-    dump_json(_report(plan, args, bool(apply_now), setup.next_steps(plan) if done else []))
-    if plan.changes and not args.yes and not args.dry_run:
-        print(_NOT_APPLIED, file=sys.stderr)
-        return 1
+    if apply_now:
+        setup.apply(plan)
+    dump_json(_report(plan, args, bool(apply_now), setup.next_steps(plan)))
     return 0
 
 
@@ -108,6 +105,8 @@ def _short(path: Path) -> str:
 
 
 def _print_plan(plan: Any, *, diffs: bool) -> None:
+    from ..api import setup
+
     if not plan.uninstall:
         found = [d for d in plan.detections if d.found]
         print(f"found {len(found)} coding agent{'s' if len(found) != 1 else ''}:"
@@ -138,6 +137,11 @@ def _print_plan(plan: Any, *, diffs: bool) -> None:
             how = " (nobody changed it since setup: back to its bytes before setup)"
         print(f"    {step.kind:<13} {action:<10} {_short(step.plan.path)}{how}")
     if diffs:
+        notes = setup.next_steps(plan)
+        if notes:
+            print("\nonce applied:")
+            for note in notes:
+                print(f"  - {note}")
         for step in steps:
             if step.plan.changes:
                 print(f"\n# {step.plan.client.label}: {step.kind}")
