@@ -197,7 +197,8 @@ def test_apply_then_unchanged_then_uninstall_restores_the_original_bytes(km):
     assert tree(km.home) == written
     proc = setup(km, "--uninstall", "--yes")
     assert proc.returncode == 0, proc.stderr
-    assert "restored the original file for Gemini CLI: ~/.gemini/settings.json" in proc.stdout
+    assert "restored the original bytes for Gemini CLI: ~/.gemini/settings.json" in proc.stdout
+    assert "deleted ~/.gemini/GEMINI.md for Gemini CLI (setup had created it)" in proc.stdout
     assert tree(km.home) == before  # byte for byte, and GEMINI.md (which setup created) is gone
     assert not (km.state_dir / "setup-manifest.json").exists()
     assert not any(s["changed"] for s in setup_json(km, "--uninstall", "--yes")["steps"])
@@ -344,3 +345,30 @@ def test_claude_code_mcp_goes_through_its_cli_and_the_rest_through_files(km):
     assert setup(km, "--uninstall", "--yes").returncode == 0
     assert log.read_text().splitlines()[-1] == "mcp remove --scope user kioku-mesh"
     assert not (km.home / ".claude" / "CLAUDE.md").exists()
+
+
+def test_approve_reads_is_opt_in_and_uninstall_takes_the_approvals_out(km):
+    (km.home / ".codex").mkdir()
+    claude_settings = km.home / ".claude" / "settings.json"
+    claude_settings.parent.mkdir()
+    claude_settings.write_text(json.dumps({"permissions": {"allow": ["Bash(ls)"]}}, indent=2) + "\n")
+    plain = setup_json(km, "--dry-run")
+    assert ("claude-code", "approvals") not in steps(plain)
+    preview = setup(km, "--approve-reads")
+    assert "--approve-reads (claude-code, codex): the agent may call kioku-mesh's read-only" in preview.stdout
+    report = setup_json(km, "--approve-reads", "--yes")
+    assert steps(report)["claude-code", "approvals"]["changed"]
+    allow = json.loads(claude_settings.read_text())["permissions"]["allow"]
+    assert allow[0] == "Bash(ls)" and "mcp__kioku-mesh__search_memory" in allow
+    assert "mcp__kioku-mesh__save_observation" not in allow
+    codex = tomllib.loads((km.home / ".codex" / "config.toml").read_text())
+    assert codex["mcp_servers"]["kioku-mesh"]["tools"]["search_memory"] == {"approval_mode": "approve"}
+    assert "save_observation" not in codex["mcp_servers"]["kioku-mesh"]["tools"]
+    # The user changes the settings file afterwards: uninstall takes out only ours.
+    data = json.loads(claude_settings.read_text())
+    data["model"] = "opus"
+    claude_settings.write_text(json.dumps(data, indent=2) + "\n")
+    assert setup(km, "--uninstall", "--yes").returncode == 0
+    assert json.loads(claude_settings.read_text()) == {"permissions": {"allow": ["Bash(ls)"]},
+                                                       "model": "opus"}
+    assert not (km.home / ".codex" / "config.toml").exists()

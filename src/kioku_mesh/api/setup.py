@@ -22,12 +22,12 @@ from types import ModuleType
 from typing import Any
 
 from ..core.errors import KiokuError
-from . import instructions, mcp_install
+from . import instructions, mcp_install, tool_approvals
 from . import setup_manifest as manifest
 from .client_detect import SETUP_CLIENTS, Detection, detect, detect_one
 from .mcp_install import Plan, get_client
 
-KINDS = ("mcp", "hooks", "instructions")
+KINDS = ("mcp", "approvals", "hooks", "instructions")
 
 
 def hooks_module() -> ModuleType | None:
@@ -46,7 +46,7 @@ def hook_clients() -> tuple[str, ...]:
 @dataclass
 class Step:
     client: str
-    kind: str  # mcp, hooks, instructions; "restore" for uninstall's original bytes
+    kind: str  # mcp, approvals, hooks, instructions; "restore" for uninstall's original bytes
     plan: Plan
     replan: Callable[[], Plan]  # the same step planned against the file as it is now
     applier: Callable[[Plan], Path | None]
@@ -61,6 +61,7 @@ class SetupPlan:
     clients: list[str]  # the clients this plan is about
     steps: list[Step] = field(default_factory=list)
     project_dir: Path | None = None
+    approve_reads: bool = False
 
     @property
     def changes(self) -> bool:
@@ -84,21 +85,28 @@ def _step(client: str, kind: str, planner: Callable[[], Plan],
 
 def plan_setup(clients: list[str] | None = None, *, project_dir: Path | None = None,
                hooks: bool = True, instruction_block: bool = True,
-               use_client_cli: bool = True, server_command: str | None = None) -> SetupPlan:
+               use_client_cli: bool = True, server_command: str | None = None,
+               approve_reads: bool = False) -> SetupPlan:
     """What setup would do for these clients (default: every installed one).
 
     project_dir: put the instruction block in that project's file instead of the
     user-level one. The MCP server and hooks are always user-level.
+    approve_reads: also let the agent call the read-only tools unasked (tool_approvals).
     """
     detections = detect()
     chosen = _chosen(clients, detections)
-    plan = SetupPlan(False, detections, chosen, project_dir=project_dir)
+    plan = SetupPlan(False, detections, chosen, project_dir=project_dir,
+                     approve_reads=approve_reads)
     command = server_command or (mcp_install.resolve_server_command() if chosen else None)
     hooks_mod = hooks_module() if hooks else None
     for name in chosen:
+        approve = approve_reads and name in mcp_install.APPROVAL_CLIENTS
         plan.steps.append(_step(name, "mcp", partial(
             mcp_install.plan_install, name, force=True, use_client_cli=use_client_cli,
-            command=command), mcp_install.apply))
+            command=command, approve_reads=approve), mcp_install.apply))
+        if approve and name == "claude-code":  # its approvals live in settings.json
+            plan.steps.append(_step(name, "approvals", tool_approvals.plan_claude_rules,
+                                    mcp_install.apply))
         if hooks_mod and name in hooks_mod.HOOK_CLIENTS:
             plan.steps.append(_step(name, "hooks", partial(hooks_mod.plan_install, name),
                                     hooks_mod.apply))
@@ -119,6 +127,9 @@ def plan_uninstall(clients: list[str] | None = None, *, project_dir: Path | None
     for name in chosen:
         steps = [_step(name, "mcp", partial(
             mcp_install.plan_uninstall, name, use_client_cli=use_client_cli), mcp_install.apply)]
+        if name == "claude-code":
+            steps.append(_step(name, "approvals", partial(tool_approvals.plan_claude_rules,
+                                                          remove=True), mcp_install.apply))
         if hooks_mod and name in hooks_mod.HOOK_CLIENTS:
             steps.append(_step(name, "hooks", partial(hooks_mod.plan_uninstall, name),
                                hooks_mod.apply))

@@ -35,6 +35,9 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--no-hooks", action="store_true", help="leave the session hooks out")
     p.add_argument("--no-instructions", action="store_true",
                    help="leave the instruction block out")
+    p.add_argument("--approve-reads", action="store_true",
+                   help="also let the agents call kioku-mesh's read-only tools without asking "
+                        "(Gemini can only trust the whole server)")
     p.add_argument("--no-client-cli", action="store_true",
                    help="edit Claude Code's file even when its `claude` CLI is on PATH")
 
@@ -59,7 +62,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
         plan = setup.plan_setup(args.client or None, project_dir=project_dir,
                                 hooks=not args.no_hooks,
                                 instruction_block=not args.no_instructions,
-                                use_client_cli=use_cli)
+                                use_client_cli=use_cli, approve_reads=args.approve_reads)
     if args.json:
         return _json_run(plan, args)
     _print_plan(plan, diffs=args.dry_run)
@@ -133,9 +136,21 @@ def _print_plan(plan: Any, *, diffs: bool) -> None:
         how = " (via the `claude` CLI)" if step.plan.method == "cli" else ""
         action = step.plan.action
         if step.kind == "restore":  # the file as it was before setup, or gone if it was not there
-            action = "original" if step.plan.after is not None else "delete"
-            how = " (nobody changed it since setup: back to its bytes before setup)"
+            if step.plan.after is not None:
+                action, how = "original", " (unchanged since setup: back to its bytes before it)"
+            else:
+                action, how = "delete", " (setup created it; unchanged since)"
         print(f"    {step.kind:<13} {action:<10} {_short(step.plan.path)}{how}")
+    if plan.approve_reads:
+        from ..api.mcp_install import APPROVAL_CLIENTS
+        from ..api.tool_approvals import what_is_approved
+
+        said: dict[str, list[str]] = {}
+        for name in plan.clients:
+            if name in APPROVAL_CLIENTS:
+                said.setdefault(what_is_approved(name), []).append(name)
+        for text, names in said.items():
+            print(f"  --approve-reads ({', '.join(names)}): {text}")
     if diffs:
         notes = setup.next_steps(plan)
         if notes:
@@ -150,9 +165,13 @@ def _print_plan(plan: Any, *, diffs: bool) -> None:
 
 def _print_done(done: list[Any], notes: list[str]) -> None:
     for step in done:
-        verb = "restored" if step.kind == "restore" else _DONE.get(step.plan.action, step.plan.action)
-        what = "the original file" if step.kind == "restore" else step.kind
-        line = f"{verb} {what} for {step.plan.client.label}: {_short(step.plan.path)}"
+        label, where = step.plan.client.label, _short(step.plan.path)
+        if step.kind == "restore" and step.plan.after is None:
+            line = f"deleted {where} for {label} (setup had created it)"
+        elif step.kind == "restore":
+            line = f"restored the original bytes for {label}: {where}"
+        else:
+            line = f"{_DONE.get(step.plan.action, step.plan.action)} {step.kind} for {label}: {where}"
         if step.backup:
             line += f" (backup {_short(step.backup)})"
         print(line)
