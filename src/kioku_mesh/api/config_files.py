@@ -31,7 +31,7 @@ _UNTOUCHED = "nothing was changed"
 @dataclass
 class Document:
     path: Path
-    fmt: str  # "json" or "toml"
+    fmt: str  # "json", "toml" or "text"
     text: str | None  # None when the file does not exist
     data: dict[str, Any]
 
@@ -52,7 +52,8 @@ def read_document(path: Path, fmt: str) -> Document:
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not valid UTF-8; fix it or move it aside ({_UNTOUCHED})") from None
     # An empty file is what some editors leave behind: treat it as an empty config.
-    data = _parse(text, fmt, path) if text.strip() else {}
+    # fmt "text": a file we edit as lines (an instruction file), not parsed.
+    data = _parse(text, fmt, path) if text.strip() and fmt != "text" else {}
     return Document(path, fmt, text, data)
 
 
@@ -205,6 +206,20 @@ def remove(path: Path) -> None:
             write_atomic(path, "{}\n")
             return
         path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise KiokuError(f"cannot remove {path}: {exc.strerror or exc}") from None
+
+
+def write_or_unlink(path: Path, text: str | None, mode: int = 0o600) -> None:
+    """Write the text atomically, or (None) delete the file: what a restore or an
+    uninstall of a file we created does."""
+    if text is not None:
+        write_atomic(path, text, mode)
+        return
+    try:
+        real_path(path).unlink()
     except FileNotFoundError:
         pass
     except OSError as exc:

@@ -187,16 +187,7 @@ def without_block(text: str, path: Path) -> str:
 
 
 def _read(path: Path) -> str | None:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path} is not valid UTF-8; fix it or move it aside ({_UNTOUCHED})") from None
+    return cf.read_document(path, "text").text
 
 
 def target_path(client: str, project_dir: Path | None = None) -> Path:
@@ -246,13 +237,5 @@ def apply(plan: Plan) -> Path | None:
     if _read(plan.path) != plan.before:
         raise KiokuError(f"{plan.path} changed while it was being edited; run the command again")
     saved = cf.backup(plan.path)
-    if plan.after is None:
-        try:
-            os.unlink(cf.real_path(plan.path))
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise KiokuError(f"cannot remove {plan.path}: {exc.strerror or exc}") from None
-    else:
-        cf.write_atomic(plan.path, plan.after, mode=0o644)
+    cf.write_or_unlink(plan.path, plan.after, mode=0o644)  # a file people read, not secrets
     return saved

@@ -1,11 +1,12 @@
 """`setup`: wire every installed coding agent to kioku-mesh in one go, or unwire it.
 
 Per client up to three steps, each planned by the module that owns that file:
-the MCP server entry (mcp_install), the session hooks (hooks_install) and the
-instruction block (instructions). A plan is shown first and applied only on
-confirmation. Two steps may change the same file (Gemini keeps MCP servers
-and hooks in one settings.json), so at apply time each step is planned again
-against the file as it is then: the shown diffs are each step's own change.
+the MCP server entry (mcp_install, with tool_approvals for --approve-reads),
+the session hooks (hooks_install) and the instruction block (instructions).
+A plan is shown first and applied only on confirmation. Two steps may change
+the same file (Gemini keeps MCP servers and hooks in one settings.json), so at
+apply time each step is planned again against the file as it is then: the
+shown diffs are each step's own change.
 
 What setup wrote is recorded (setup_manifest) so that uninstall gives back a
 file's original bytes when nothing else changed it since.
@@ -13,34 +14,19 @@ file's original bytes when nothing else changed it since.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from ..core.errors import KiokuError
-from . import instructions, mcp_install, tool_approvals
+from . import hooks_install, instructions, mcp_install, tool_approvals
 from . import setup_manifest as manifest
 from .client_detect import SETUP_CLIENTS, Detection, detect, detect_one
 from .mcp_install import Plan, get_client
 
 KINDS = ("mcp", "approvals", "hooks", "instructions")
-
-
-def hooks_module() -> ModuleType | None:
-    """api.hooks_install, when this version has it."""
-    try:
-        return importlib.import_module(f"{__package__}.hooks_install")
-    except ModuleNotFoundError:
-        return None
-
-
-def hook_clients() -> tuple[str, ...]:
-    module = hooks_module()
-    return tuple(getattr(module, "HOOK_CLIENTS", ())) if module else ()
 
 
 @dataclass
@@ -98,7 +84,6 @@ def plan_setup(clients: list[str] | None = None, *, project_dir: Path | None = N
     plan = SetupPlan(False, detections, chosen, project_dir=project_dir,
                      approve_reads=approve_reads)
     command = server_command or (mcp_install.resolve_server_command() if chosen else None)
-    hooks_mod = hooks_module() if hooks else None
     for name in chosen:
         approve = approve_reads and name in mcp_install.APPROVAL_CLIENTS
         plan.steps.append(_step(name, "mcp", partial(
@@ -107,9 +92,9 @@ def plan_setup(clients: list[str] | None = None, *, project_dir: Path | None = N
         if approve and name == "claude-code":  # its approvals live in settings.json
             plan.steps.append(_step(name, "approvals", tool_approvals.plan_claude_rules,
                                     mcp_install.apply))
-        if hooks_mod and name in hooks_mod.HOOK_CLIENTS:
-            plan.steps.append(_step(name, "hooks", partial(hooks_mod.plan_install, name),
-                                    hooks_mod.apply))
+        if hooks and name in hooks_install.HOOK_CLIENTS:
+            plan.steps.append(_step(name, "hooks", partial(hooks_install.plan_install, name),
+                                    hooks_install.apply))
         if instruction_block and instructions.supported(name):
             plan.steps.append(_step(name, "instructions", partial(
                 instructions.plan_install, name, project_dir=project_dir), instructions.apply))
@@ -123,16 +108,15 @@ def plan_uninstall(clients: list[str] | None = None, *, project_dir: Path | None
     chosen = _chosen(clients, []) if clients else list(SETUP_CLIENTS)
     plan = SetupPlan(True, detections, chosen, project_dir=project_dir)
     records = manifest.load()
-    hooks_mod = hooks_module()
     for name in chosen:
         steps = [_step(name, "mcp", partial(
             mcp_install.plan_uninstall, name, use_client_cli=use_client_cli), mcp_install.apply)]
         if name == "claude-code":
             steps.append(_step(name, "approvals", partial(tool_approvals.plan_claude_rules,
                                                           remove=True), mcp_install.apply))
-        if hooks_mod and name in hooks_mod.HOOK_CLIENTS:
-            steps.append(_step(name, "hooks", partial(hooks_mod.plan_uninstall, name),
-                               hooks_mod.apply))
+        if name in hooks_install.HOOK_CLIENTS:
+            steps.append(_step(name, "hooks", partial(hooks_install.plan_uninstall, name),
+                               hooks_install.apply))
         if instructions.supported(name):
             paths = {instructions.user_path(name)}
             if project_dir:
@@ -186,15 +170,7 @@ def _apply_restore(plan: Plan) -> Path | None:
     """Put the original bytes back (no backup: the file is exactly what setup wrote)."""
     from . import config_files as cf
 
-    if plan.after is None:
-        try:
-            cf.real_path(plan.path).unlink()
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise KiokuError(f"cannot remove {plan.path}: {exc.strerror or exc}") from None
-    else:
-        cf.write_atomic(plan.path, plan.after)
+    cf.write_or_unlink(plan.path, plan.after)
     return None
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..core.errors import KiokuError
 from . import config_files as cf
-from . import instructions
+from . import hooks_install, instructions
 from . import setup_manifest as manifest
 from .client_detect import SETUP_CLIENTS, detect_one
 from .maintenance import Check
@@ -88,18 +88,15 @@ def _mcp_checks(name: str) -> list[_Finding]:
 
 
 def _hook_checks(name: str, cwd: Path) -> list[_Finding]:
-    from .setup import hooks_module
-
-    module = hooks_module()
-    if module is None or name not in module.HOOK_CLIENTS:
+    if name not in hooks_install.HOOK_CLIENTS:
         return []
     label = f"{name} hooks"
-    path = module.hooks_path(name)
+    path = hooks_install.hooks_path(name)
     try:
         doc = cf.read_document(path, "json")
     except KiokuError as exc:
         return [_Finding(label, False, str(exc))]
-    ours = _our_hooks(doc.data.get("hooks"), module.is_our_command)
+    ours = _our_hooks(doc.data.get("hooks"), hooks_install.is_our_command)
     if not ours:
         return [_Finding(label, None)]
     failures, slowest = [], 0.0

@@ -195,7 +195,8 @@ def build_parser() -> Parser:
     p.add_argument("id", help="full id or a unique prefix of 8+ characters")
 
     sub.add_parser("status", parents=[common], help="mode, paths, counts, size")
-    sub.add_parser("doctor", parents=[common], help="check this host's set-up")
+    sub.add_parser("doctor", parents=[common],
+                   help="check this host's set-up and each coding agent's wiring")
 
     p = sub.add_parser("export", parents=[common], help="write all memories as JSONL")
     p.add_argument("-o", "--output", help="file to write (default stdout)")
