@@ -110,7 +110,7 @@ def _bash(km, text: str, *words: str) -> list[str]:
 
 def test_bash_completes_commands_options_values_and_projects(projects_km):
     km, text = projects_km, script("bash", build_parser())
-    assert _bash(km, text, "se") == ["search"]
+    assert _bash(km, text, "se") == ["search", "setup"]
     assert _bash(km, text, "") [:3] == ["init", "save", "search"]
     assert _bash(km, text, "mcp", "") == ["install", "uninstall"]
     assert _bash(km, text, "mcp", "install", "--cl") == ["--client"]
