@@ -84,6 +84,9 @@ def main() -> int:
         from demo_setup import run_setup_act
 
         run_setup_act(cli, base, root, say)
+        from demo_hooks import run_hooks_act
+
+        run_hooks_act(cli, base, root, say)
         from demo_mesh import run_mesh_act
 
         run_mesh_act(cli, base, root, say)
