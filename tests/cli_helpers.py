@@ -46,7 +46,7 @@ def save_id(km: Any, content: str, subject: str, *args: str, **kw: Any) -> str:
 def search_json(km: Any, *args: str) -> list[dict[str, Any]]:
     res = km.run("search", *args, "--json", input="", check=True)
     data = json.loads(res.stdout)
-    assert isinstance(data, dict) and data["match"] in ("all", "any", "browse"), data
+    assert isinstance(data, dict) and data["match"] in ("all", "any", "browse", "meaning"), data
     assert isinstance(data["hits"], list)
     return list(data["hits"])
 

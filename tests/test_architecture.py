@@ -67,18 +67,24 @@ def test_every_package_is_assigned_a_layer():
     assert packages <= set(LAYERS), f"unlayered packages: {packages - set(LAYERS)}"
 
 
-def test_cli_start_imports_no_heavy_modules(km):
-    km.run("save", "x", "-s", "y", check=True)
+def _heavy_after(km, *argv: str) -> dict:
     probe = (
         "import sys, json\n"
         "from kioku_mesh.cli.main import main\n"
-        "rc = main(['search', 'x', '--json'])\n"
+        f"rc = main({list(argv)!r})\n"
         "heavy = [m for m in ('zenoh', 'mcp', 'cryptography', 'yaml', 'rich', 'click', "
-        "'starlette', 'uvicorn') "
+        "'starlette', 'uvicorn', 'numpy') "
         "if m in sys.modules]\n"
         "print(json.dumps({'rc': rc, 'heavy': heavy}), file=sys.stderr)\n"
     )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           env=km.env, cwd=km.home, timeout=60)
-    report = json.loads(proc.stderr.strip().splitlines()[-1])
-    assert report == {"rc": 0, "heavy": []}
+    return json.loads(proc.stderr.strip().splitlines()[-1])
+
+
+def test_cli_start_imports_no_heavy_modules(km):
+    km.run("save", "x", "-s", "y", check=True)
+    assert _heavy_after(km, "search", "x", "--mode", "keyword", "--json") == {"rc": 0, "heavy": []}
+    assert _heavy_after(km, "search", "--json") == {"rc": 0, "heavy": []}  # a listing
+    # Meaning vectors need numpy, and only that (ADR 0019).
+    assert _heavy_after(km, "search", "x", "--json") == {"rc": 0, "heavy": ["numpy"]}

@@ -43,6 +43,9 @@ def ids(result) -> list[str]:
 
 
 def find(mem: Memory, text: str = "", **kw: object):
+    """Keyword search: these tests pin down how words match and rank
+    (meaning and hybrid: test_semantic.py)."""
+    kw.setdefault("mode", "keyword")
     return mem.search(SearchQuery(text=text, **kw))
 
 

@@ -55,6 +55,7 @@ def status(mem: Memory) -> dict[str, Any]:
             "default_visibility": s.default_visibility,
         },
         "mesh": mesh_status(mem),
+        "semantic": semantic_status(mem),
         "saves_7d": save_counts(mem),
         "counts": {
             "total": total,
@@ -125,6 +126,17 @@ def save_counts(mem: Memory, days: int = 7) -> list[dict[str, Any]]:
     return [{"agent_family": r[0], "project": r[1], "saves": r[2]} for r in rows]
 
 
+def semantic_status(mem: Memory) -> dict[str, Any]:
+    """How far the store's meaning vectors are (ADR 0019): a new model or a
+    store from before vectors is embedded by the next search, or in the
+    background by a running MCP server."""
+    from ..store.search import embedder, vectors
+
+    model = embedder.model_id()
+    total, done = vectors.counts(mem.store.db, model)
+    return {"model": model, "memories": total, "embedded": done, "pending": total - done}
+
+
 def run_doctor() -> list[Check]:
     """Every check, also when the config cannot be read (that is then the finding)."""
     from ..core.config import load_settings
@@ -179,9 +191,30 @@ def doctor(mem: Memory) -> list[Check]:
         "default visibility", bool(needs),
         f"{vis}" + ("" if needs else f": set {'user_id' if vis == 'user' else 'team_id'}"),
     ))
+    checks.append(_semantic_check(mem))
     if s.mode != "local":
         checks.extend(_mesh_checks(mem))
     return checks
+
+
+def _semantic_check(mem: Memory) -> Check:
+    from ..core.errors import StoreError
+    from ..store.search.embedder import shared_embedder
+
+    try:
+        model = shared_embedder()
+        vector = model.encode(["offline semantic search check"])[0]
+    except StoreError as exc:
+        return Check("semantic search", False, f"{exc}; reinstall kioku-mesh (the model ships "
+                                               "inside the package)")
+    if not vector.any():
+        return Check("semantic search", False, f"model {model.model_id} gives empty vectors: "
+                                               "reinstall kioku-mesh")
+    info = semantic_status(mem)
+    detail = f"model {info['model']}; {info['embedded']:,} of {info['memories']:,} memories embedded"
+    if info["pending"]:
+        detail += "; the next search (or a running MCP server) embeds the rest"
+    return Check("semantic search", True, detail)
 
 
 def _mesh_checks(mem: Memory) -> list[Check]:

@@ -33,7 +33,14 @@ from ..core.models import (
 from ..core.timeutil import format_ts, now_wire, parse_when
 from ..store import links
 from ..store.db import Store, row_to_observation
-from ..store.search import ReaderScope, SearchQuery, SearchResult, search, similar_candidates
+from ..store.search import (
+    SUPERSEDED_SQL,
+    TOMBSTONED_SQL,
+    ReaderScope,
+    SearchQuery,
+    SearchResult,
+    similar_candidates,
+)
 from ..store.textindex import words_for_index
 from . import latency
 
@@ -68,6 +75,11 @@ class SaveResult:
 
 
 NEAR_DUPLICATE = 0.6
+# Mean of subject and content cosines (static model) at or above which a saved
+# memory is pointed at as saying the same as an existing one (ADR 0019).
+# Hand-made paraphrases measured 0.72-0.91, an edit of the same memory (the
+# hint's real use: supersede it) 0.77, unrelated memories 0.28 or less.
+PARAPHRASE = 0.7
 SUBJECT_OVERLAP = 0.5  # share of subject words a candidate needs to be compared
 _WORD = re.compile(r"[^\W_]+")
 
@@ -280,9 +292,11 @@ class Memory:
         return self._allowlist
 
     def find_similar(self, obs: Observation) -> list[Similar]:
-        """Live memories whose subject and content overlap this one heavily
-        (Jaccard over words and word pairs), best first. Only memories whose
-        subject shares half its words with this one are compared in full."""
+        """Live memories this one may duplicate, best first: those whose
+        subject and content overlap it heavily (Jaccard over words and word
+        pairs; only memories whose subject shares half its words are
+        compared in full), and those that say the same in other words
+        (meaning vectors, PARAPHRASE)."""
         title = _words(obs.subject)
 
         def close_title(subject: str) -> bool:
@@ -290,22 +304,46 @@ class Memory:
             union = len(title | theirs)
             return bool(union) and len(title & theirs) / union >= SUBJECT_OVERLAP
 
+        found: dict[str, Similar] = {}
         candidates = similar_candidates(self.store.db, obs.subject, close_title)
-        if not candidates:
-            return []
-        mine = _shingles(f"{obs.subject} {obs.content}")
-        found = []
+        mine = _shingles(f"{obs.subject} {obs.content}") if candidates else set()
         for other in candidates:
-            if not self._readable(other):
-                continue
-            if other.observation_id in obs.supersedes:
+            if not self._readable(other) or other.observation_id in obs.supersedes:
                 continue
             theirs = _shingles(f"{other.subject} {other.content}")
             union = len(mine | theirs)
             score = len(mine & theirs) / union if union else 0.0
             if score >= NEAR_DUPLICATE:
-                found.append(Similar(other.observation_id, other.subject, round(score, 2)))
-        return sorted(found, key=lambda s: -s.similarity)
+                found[other.observation_id] = Similar(other.observation_id, other.subject,
+                                                      round(score, 2))
+        for other, score in self._similar_by_meaning(obs):
+            if other.observation_id in obs.supersedes or other.observation_id in found:
+                continue
+            found[other.observation_id] = Similar(other.observation_id, other.subject,
+                                                  round(score, 2))
+        return sorted(found.values(), key=lambda s: -s.similarity)
+
+    def _similar_by_meaning(self, obs: Observation) -> list[tuple[Observation, float]]:
+        store = self.store
+        try:
+            store.vectors.sync(store.db)
+            near = store.vectors.most_similar(obs.subject, obs.content, 5)
+        except StoreError:
+            return []  # no model: the word overlap check above still ran
+        near = [(seq, score) for seq, score in near if score >= PARAPHRASE]
+        if not near:
+            return []
+        marks = ", ".join(str(int(seq)) for seq, _ in near)
+        rows = {r["seq"]: r for r in store.db.execute(
+            f"SELECT o.* FROM observations o WHERE o.seq IN ({marks}) "
+            f"AND NOT {TOMBSTONED_SQL} AND NOT {SUPERSEDED_SQL}")}
+        out = []
+        for seq, score in near:
+            if seq in rows:
+                other = row_to_observation(rows[seq])
+                if self._readable(other):
+                    out.append((other, score))
+        return out
 
     def _resolve_supersedes(self, text: str) -> str:
         if is_valid_id(text.lower()):
@@ -374,10 +412,18 @@ class Memory:
                       if n != query.boost_project]
             query = replace(query, boost_aliases=list(dict.fromkeys([*query.boost_aliases,
                                                                      *others])))
+        from ..store.search.fusion import check_mode, run
+
+        check_mode(query.mode)
         started = time.perf_counter()
-        result = search(self.store.db, query, self.reader_scope)
+        result = run(self.store.db, self.store.vectors, query, self.reader_scope, query.mode)
         latency.record((time.perf_counter() - started) * 1000)
         return result
+
+    def sync_vectors(self) -> None:
+        """Load the embedding model and every memory's vector now, embedding
+        any memory that has none (a search does this itself when needed)."""
+        self.store.vectors.sync(self.store.db)
 
     def resolve_pc_id(self, text: str) -> str:
         """A host's full pc_id from itself or a unique prefix (displays show 8

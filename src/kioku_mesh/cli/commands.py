@@ -166,6 +166,7 @@ def _query_from(args: argparse.Namespace) -> SearchQuery:
         limit=args.limit,
         boost_project=getattr(args, "current_project", None),
         explain=getattr(args, "explain", False),
+        mode=getattr(args, "mode", "hybrid"),
     )
 
 

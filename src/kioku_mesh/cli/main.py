@@ -140,6 +140,9 @@ def build_parser() -> Parser:
                    help="rank this project's memories a little higher (not a filter)")
     p.add_argument("--explain", action="store_true",
                    help="show why each hit ranked where it did (term scores and factors)")
+    p.add_argument("--mode", choices=("keyword", "semantic", "hybrid"), default="hybrid",
+                   help="hybrid (default): words and meaning fused; keyword: words only; "
+                        "semantic: meaning only")
     _formats(p, ["text", "markdown", "json"])
 
     p = sub.add_parser("get-memory", aliases=["get"], parents=[common], help="show one memory")

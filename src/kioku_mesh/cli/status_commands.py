@@ -50,11 +50,22 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"backlog:   {mesh['backlog']} local changes not yet published")
     print(f"memories:  {c['live']} live, {c['tombstoned']} deleted, {c['superseded']} superseded, "
           f"{c['expired']} expired ({c['total']} stored, {c['purged_ids']} purged ids)")
+    print(_semantic_line(info["semantic"]))
     if info["saves_7d"]:
         print("saves, last 7 days (agent family / project):")
         for row in info["saves_7d"][:10]:
             print(f"  {row['saves']:>5}  {row['agent_family'] or '-'} / {row['project'] or '-'}")
     return 0
+
+
+def _semantic_line(sem: dict[str, Any]) -> str:
+    """Vectors so far, as a bar while a new model or an old store catches up."""
+    line = f"meaning:   {sem['embedded']:,} of {sem['memories']:,} memories embedded ({sem['model']})"
+    if sem["pending"]:
+        filled = int(20 * sem["embedded"] / max(sem["memories"], 1))
+        line += (f"\n           [{'#' * filled}{'.' * (20 - filled)}] {sem['pending']:,} to go; "
+                 "the next search or a running MCP server embeds them")
+    return line
 
 
 def _print_node(mesh: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
@@ -141,6 +141,16 @@ def build_server(memory: Memory) -> MCPServer:
             except KiokuError as exc:
                 raise ToolError(str(exc)) from None
 
+    def warm_vectors() -> None:
+        # Model and vectors loaded (and any memory without a vector embedded)
+        # while the client is still starting up, not on its first search.
+        try:
+            call(memory.sync_vectors)
+        except ToolError as exc:
+            logging.getLogger(__name__).warning("semantic search unavailable: %s", exc)
+
+    threading.Thread(target=warm_vectors, name="kioku-vectors", daemon=True).start()
+
     @server.tool(title="Save a memory", annotations=_writes("Save a memory"),
                  description="Save a memory: a decision, root cause, convention or config change.")
     async def save_observation(
@@ -190,8 +200,8 @@ def build_server(memory: Memory) -> MCPServer:
                               "placeholders_kept": res.placeholders})
 
     @server.tool(title="Search memories", annotations=_reads("Search memories"),
-                 description="Search memories by words (stems, partial words, Japanese) and filters. "
-                             "Returns compact hits; use get_memory for the full record.")
+                 description="Search memories by meaning and words (stems, partial words, Japanese) "
+                             "and filters. Returns compact hits; use get_memory for the full record.")
     async def search_memory(
         query: Annotated[str, Field(description="Words to look for; empty lists by importance.")] = "",
         project: Annotated[str | None, Field(description="Only this project.")] = None,
@@ -212,6 +222,9 @@ def build_server(memory: Memory) -> MCPServer:
             description="Your current project: its memories rank a little higher (not a filter).")] = None,
         explain: Annotated[bool, Field(
             description="Also say why each hit ranked where it did.")] = False,
+        mode: Annotated[Literal["hybrid", "keyword", "semantic"], Field(
+            description="hybrid (default): words and meaning fused; keyword: words only; "
+                        "semantic: meaning only.")] = "hybrid",
     ) -> CallToolResult:
         def run() -> Any:
             q = SearchQuery(
@@ -219,7 +232,7 @@ def build_server(memory: Memory) -> MCPServer:
                 agent_family=agent_family, client_id=client_id, pc_id=pc_id, session_id=session_id,
                 visibility=visibility, since=parse_when(since) if since else None,
                 until=parse_when(until) if until else None, include_superseded=include_superseded,
-                limit=limit, boost_project=current_project, explain=explain,
+                limit=limit, boost_project=current_project, explain=explain, mode=mode,
             )
             return memory.search(q, strict=True)
 

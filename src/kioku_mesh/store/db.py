@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import AmbiguousIdError, NotFoundError, StoreError, ValidationError
 from ..core.models import Observation, Tombstone, is_valid_id, scope_of
@@ -22,6 +22,9 @@ from . import schema
 from .fingerprint import fingerprint
 from .schema import obs_scope_sql
 from .textindex import short_words_for_index, words_for_index
+
+if TYPE_CHECKING:
+    from .search.embedder import Embedder
 
 BUSY_TIMEOUT_S = 30.0
 MIN_PREFIX = 8
@@ -48,7 +51,7 @@ _INSERT_STAGED = (
     f"INSERT INTO observations ({_OBS_COLUMNS}) SELECT {_OBS_COLUMNS} FROM temp.obs_stage s "
     "WHERE NOT EXISTS (SELECT 1 FROM purged p WHERE p.id = s.id "
     f"AND p.scope = {obs_scope_sql('s')}) ORDER BY rowid "
-    "ON CONFLICT(id) DO NOTHING RETURNING id"
+    "ON CONFLICT(id) DO NOTHING RETURNING id, seq"
 )
 # FTS5 keeps index data for rows written in a statement in memory and writes
 # it out as a new segment when that passes `hashsize` (default 1 MiB) and at
@@ -70,6 +73,12 @@ class Store:
         self.db = db
         self.path = path
         self._automerge: int | None = None  # set: index merges are deferred (defer_index_work)
+        from .search.vectors import VectorIndex  # here: search imports this module
+
+        # Meaning vectors (ADR 0019): the model loads on the first insert or
+        # semantic search, never at open.
+        self.vectors = VectorIndex(_load_embedder)
+        self._vector_table: bool | None = None
 
     @classmethod
     def open(cls, path: Path, *, synchronous: str = "NORMAL") -> Store:
@@ -132,8 +141,9 @@ class Store:
 
     def add_observation(self, obs: Observation, origin: str = "local") -> bool:
         """Insert one observation; False when it is already here or was purged."""
+        blobs = self._vectors_of([obs])
         with self.write() as db:
-            return self._insert(db, obs, origin, time.time())
+            return self._insert(db, obs, origin, time.time(), blobs)
 
     def add_observations(
         self, items: Iterable[Observation], origin: str, *, bulk: bool = False
@@ -152,27 +162,57 @@ class Store:
         for obs in items:
             batch.setdefault(obs.observation_id, obs)
             rows.append(_row(obs, origin, now))
+        blobs = self._vectors_of(list(batch.values()))
         with self.write() as db:
             if not rows:
                 return 0
             saved = _set_fts_hashsize(db, BULK_FTS_HASHSIZE) if bulk else None
             db.execute(_STAGE_TABLE)
             db.executemany(_STAGE_ROW, rows)
-            added = [r[0] for r in db.execute(_INSERT_STAGED).fetchall()]
+            inserted = db.execute(_INSERT_STAGED).fetchall()
+            added = [r[0] for r in inserted]
+            if blobs is not None:
+                self._write_vectors(db, [(r[1], blobs[r[0]]) for r in inserted])
             db.execute("DELETE FROM temp.obs_stage")
             _link_supersedes(db, [batch[oid] for oid in added])
             if saved is not None:
                 _set_fts_hashsize(db, saved)
         return len(added)
 
-    def _insert(self, db: sqlite3.Connection, obs: Observation, origin: str, now: float) -> bool:
+    def _insert(self, db: sqlite3.Connection, obs: Observation, origin: str, now: float,
+                blobs: dict[str, bytes] | None = None) -> bool:
         if is_purged(db, obs.observation_id, scope_of(obs.visibility, obs.scope_id)):
             return False
         cur = db.execute(_INSERT_OBS, _row(obs, origin, now))
         if cur.rowcount == 0:
             return False
+        if blobs is not None and cur.lastrowid is not None:
+            self._write_vectors(db, [(cur.lastrowid, blobs[obs.observation_id])])
         _link_supersedes(db, [obs])
         return True
+
+    def _vectors_of(self, items: list[Observation]) -> dict[str, bytes] | None:
+        """Each memory's vectors, made before the write lock is taken. None
+        when the model cannot load: the memory is still saved, and the next
+        semantic search embeds it or says why it cannot."""
+        if not items:
+            return {}
+        if self._vector_table is None:  # a Store made on an old schema (tests)
+            self._vector_table = self.db.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'obs_vectors'").fetchone() is not None
+        if not self._vector_table:
+            return None
+        try:
+            blobs = self.vectors.prepare([(o.subject, o.content) for o in items])
+        except StoreError:
+            return None
+        return {o.observation_id: b for o, b in zip(items, blobs, strict=True)}
+
+    def _write_vectors(self, db: sqlite3.Connection, rows: list[tuple[int, bytes]]) -> None:
+        from .search.vectors import write
+
+        if rows and self.vectors.model is not None:
+            write(db, self.vectors.model.model_id, rows)
 
     def add_tombstone(self, tomb: Tombstone, origin: str = "local") -> bool:
         """Record a tombstone (even before its observation arrives)."""
@@ -287,6 +327,12 @@ class Store:
     def iter_tombstones(self) -> Iterator[Tombstone]:
         for row in self.db.execute("SELECT id, reason, deleted_at, extras FROM tombstones"):
             yield Tombstone(row[0], row[1], row[2], json.loads(row[3]) if row[3] else {})
+
+
+def _load_embedder() -> Embedder:
+    from .search.embedder import shared_embedder
+
+    return shared_embedder()
 
 
 def held_scope(db: sqlite3.Connection, oid: str) -> str | None:

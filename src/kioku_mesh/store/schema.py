@@ -459,10 +459,18 @@ def _v9_project_renames(db: sqlite3.Connection) -> None:
     _run_script(db, SCHEMA)
 
 
+def _v10_vectors(db: sqlite3.Connection) -> None:
+    # Meaning vectors, derived from each memory (ADR 0019); filled on insert
+    # and caught up before a semantic search.
+    from .search.vectors import SCHEMA
+
+    _run_script(db, SCHEMA)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_memories, _v2_replication, _v3_messages, _v4_change_lookup, _v5_search_columns,
     _v6_word_index_key, _v7_short_substring_index,
-    _v8_scoped_supersessions, _v9_project_renames,
+    _v8_scoped_supersessions, _v9_project_renames, _v10_vectors,
 ]
 
 
