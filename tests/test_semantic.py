@@ -208,3 +208,25 @@ def test_unknown_words_are_one_unknown_token() -> None:
     pieces = WordPiece({"[UNK]": 0, "un": 1, "##known": 2, "a": 3}, 0)
     assert pieces.encode("unknown a zzz") == [1, 2, 3, 0]
     assert pieces.encode("a" * 101) == [0]
+
+
+@pytest.mark.slow
+def test_semantic_search_answers_with_the_network_cut(km) -> None:
+    """The model ships in the package: a CLI search in a network namespace
+    with no interface up (unshare -n) still finds a memory by meaning."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("unshare") is None or subprocess.run(
+            ["unshare", "-n", "true"], capture_output=True).returncode != 0:
+        pytest.skip("unshare -n is not permitted here")
+    for content, subject in MEMORIES:
+        km.run("save", content, "-s", subject, check=True)
+    proc = subprocess.run(
+        ["unshare", "-n", sys.executable, "-m", "kioku_mesh.cli.main", "search",
+         "make the executable smaller", "--mode", "semantic", "--json"],
+        capture_output=True, text=True, env=km.env, cwd=km.home, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    hits = json.loads(proc.stdout)["hits"]
+    assert hits[0]["subject"] == "Strip debug symbols in release"
