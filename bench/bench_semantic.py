@@ -1,4 +1,4 @@
-"""Search by meaning (ADR 0022): quality by mode, cross-language recall, and
+"""Search by meaning (ADR 0025): quality by mode, cross-language recall, and
 cost at 10k/100k memories.
 
     .venv/bin/python bench/bench_semantic.py relevance      # keyword/semantic/hybrid, both fields

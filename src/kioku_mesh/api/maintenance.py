@@ -127,7 +127,7 @@ def save_counts(mem: Memory, days: int = 7) -> list[dict[str, Any]]:
 
 
 def semantic_status(mem: Memory) -> dict[str, Any]:
-    """How far the store's meaning vectors are (ADR 0022): a new model or a
+    """How far the store's meaning vectors are (ADR 0025): a new model or a
     store from before vectors is embedded by the next search, or in the
     background by a running MCP server."""
     from ..store.search import embedder, vectors

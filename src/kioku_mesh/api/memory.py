@@ -76,7 +76,7 @@ class SaveResult:
 
 NEAR_DUPLICATE = 0.6
 # Mean of subject and content cosines (static model) at or above which a saved
-# memory is pointed at as saying the same as an existing one (ADR 0022).
+# memory is pointed at as saying the same as an existing one (ADR 0025).
 # Hand-made paraphrases measured 0.72-0.91, an edit of the same memory (the
 # hint's real use: supersede it) 0.77, unrelated memories 0.28 or less.
 PARAPHRASE = 0.7

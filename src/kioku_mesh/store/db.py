@@ -75,7 +75,7 @@ class Store:
         self._automerge: int | None = None  # set: index merges are deferred (defer_index_work)
         from .search.vectors import VectorIndex  # here: search imports this module
 
-        # Meaning vectors (ADR 0022): the model loads on the first insert or
+        # Meaning vectors (ADR 0025): the model loads on the first insert or
         # semantic search, never at open.
         self.vectors = VectorIndex(_load_embedder)
         self._vector_table: bool | None = None

@@ -460,7 +460,7 @@ def _v9_project_renames(db: sqlite3.Connection) -> None:
 
 
 def _v10_vectors(db: sqlite3.Connection) -> None:
-    # Meaning vectors, derived from each memory (ADR 0022); filled on insert
+    # Meaning vectors, derived from each memory (ADR 0025); filled on insert
     # and caught up before a semantic search.
     from .search.vectors import SCHEMA
 

@@ -1,7 +1,7 @@
 """Text -> meaning vectors with the static model shipped in `model/`.
 
 The model is a table of one vector per vocabulary entry, distilled from
-all-MiniLM-L6-v2 (scripts/build_model.py, ADR 0022): a text's vector is the
+all-MiniLM-L6-v2 (scripts/build_model.py, ADR 0025): a text's vector is the
 mean of its tokens' rows, L2-normalised. No network, no torch, ~0.1 ms per
 text. numpy is imported here only, when the first vector is needed, so
 commands that never embed do not pay for it.
@@ -73,7 +73,7 @@ class Embedder:
 
 def quantize(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """int8 rows and one float32 scale per row: v ~= q * scale. A quarter of
-    the bytes of float32, and no measured loss in ranking (ADR 0022)."""
+    the bytes of float32, and no measured loss in ranking (ADR 0025)."""
     import numpy as np
 
     peak = np.abs(vectors).max(axis=1)

@@ -53,7 +53,7 @@ class SearchQuery:
     # (total_exact False past it). A session-start hook needs the top memories
     # fast, not an exact count over a big project (docs/benchmarks.md, hooks).
     count_at_most: int | None = None
-    # keyword, semantic or hybrid (fusion.py, ADR 0019); engine.search is
+    # keyword, semantic or hybrid (fusion.py, ADR 0025); engine.search is
     # keyword only and ignores it.
     mode: str = "hybrid"
 

@@ -1,5 +1,5 @@
 """Search by mode: keyword (engine.py), semantic (vectors), or hybrid, the two
-fused (ADR 0022).
+fused (ADR 0025).
 
 Hybrid takes the keyword ranking's top CANDIDATES and the vector ranking's
 top CANDIDATES, both under the same filters, scopes and hidden states

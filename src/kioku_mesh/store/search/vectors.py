@@ -6,7 +6,7 @@ row is written in the memory's own insert transaction (the text is embedded
 before the write lock is taken); `VectorIndex.sync` before every semantic
 search embeds whatever still has none (a store written by an older version,
 a model change, a failed model load), so a search never silently skips a
-memory. Vectors are derived data: they are never replicated (ADR 0022).
+memory. Vectors are derived data: they are never replicated (ADR 0025).
 
 In memory the index is an int8 matrix per facet, appended to as memories
 arrive; a purge (the only delete of a memory row) bumps a counter that makes

@@ -4,7 +4,7 @@ The shipped embedding model was distilled from all-MiniLM-L6-v2, whose
 tokenizer is BERT's (lower-case, accents stripped, split on whitespace and
 punctuation, CJK ideographs one per token, then greedy longest-match
 sub-words). Doing it here instead of depending on `tokenizers` keeps
-`huggingface_hub` and its network client out of the install (ADR 0022);
+`huggingface_hub` and its network client out of the install (ADR 0025);
 tests/test_semantic_model.py checks the ids against ones `tokenizers` made.
 """
 
