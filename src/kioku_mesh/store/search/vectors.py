@@ -174,34 +174,48 @@ class VectorIndex:
                 progress(done, len(rows))
 
     def _load(self, db: sqlite3.Connection, model: Embedder) -> None:
+        """Append the vectors written since the verified point, batch by
+        batch into arrays sized up front: the MCP server's memory peak is the
+        matrix itself, not a list of 100k row objects plus copies of it."""
         import numpy as np
 
         # From the verified point, not the last row loaded: a vector another
         # process wrote for an older row after we loaded newer ones is found.
-        rows = db.execute("SELECT seq, vecs FROM obs_vectors WHERE seq > ? AND model = ? "
-                          "ORDER BY seq", (self._upto, model.model_id)).fetchall()
-        if self._n:
-            have = set(self.seqs[self.seqs > self._upto].tolist())
-            rows = [r for r in rows if r[0] not in have]
-        if not rows:
+        where = "FROM obs_vectors WHERE seq > ? AND model = ?"
+        args = (self._upto, model.model_id)
+        coming = db.execute(f"SELECT count(*) {where}", args).fetchone()[0]
+        if not coming:
             return
-        d = model.dims
+        have = set(self.seqs[self.seqs > self._upto].tolist()) if self._n else set()
+        d, n = model.dims, self._n
+        seqs = np.empty(n + coming, dtype=np.int64)
+        mats = [np.empty((n + coming, d), dtype=np.int8) for _ in range(FACETS)]
+        scales = np.empty((n + coming, FACETS), dtype=np.float32)
+        if n:
+            seqs[:n] = self.seqs
+            scales[:n] = self.scales
+            for f in range(FACETS):
+                mats[f][:n] = self.mats[f]
         body = FACETS * d
-        raw = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.uint8)
-        raw = raw.reshape(len(rows), body + 4 * FACETS)
-        vecs = raw[:, :body].view(np.int8).reshape(len(rows), FACETS, d)
-        scales = np.ascontiguousarray(raw[:, body:]).view(np.float32).reshape(len(rows), FACETS)
-        seqs = np.array([r[0] for r in rows], dtype=np.int64)
-        if self._n:
-            self.seqs = np.concatenate([self.seqs, seqs])
-            self.mats = [np.concatenate([m, np.ascontiguousarray(vecs[:, f])])
-                         for f, m in enumerate(self.mats)]
-            self.scales = np.concatenate([self.scales, scales])
-        else:
-            self.seqs = seqs
-            self.mats = [np.ascontiguousarray(vecs[:, f]) for f in range(FACETS)]
-            self.scales = scales
-        self._n = len(self.seqs)
+        cur = db.execute(f"SELECT seq, vecs {where} ORDER BY seq", args)
+        while rows := cur.fetchmany(CHUNK):
+            rows = [r for r in rows if r[0] not in have]
+            if not rows:
+                continue
+            m = min(len(rows), len(seqs) - n)  # rows written since the count: next sync
+            rows = rows[:m]
+            raw = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.uint8)
+            raw = raw.reshape(m, body + 4 * FACETS)
+            vecs = raw[:, :body].view(np.int8).reshape(m, FACETS, d)
+            for f in range(FACETS):
+                mats[f][n:n + m] = vecs[:, f]
+            scales[n:n + m] = np.ascontiguousarray(raw[:, body:]).view(np.float32)
+            seqs[n:n + m] = [r[0] for r in rows]
+            n += m
+            if n == len(seqs):
+                break
+        self.seqs, self.mats, self.scales = seqs[:n], [m[:n] for m in mats], scales[:n]
+        self._n = n
         if self._n > 1 and not bool((self.seqs[1:] > self.seqs[:-1]).all()):
             order = np.argsort(self.seqs, kind="stable")  # kept sorted for cosines_of
             self.seqs = self.seqs[order]
