@@ -88,3 +88,5 @@ def test_cli_start_imports_no_heavy_modules(km):
     assert _heavy_after(km, "search", "--json") == {"rc": 0, "heavy": []}  # a listing
     # Meaning vectors need numpy, and only that (ADR 0025).
     assert _heavy_after(km, "search", "x", "--json") == {"rc": 0, "heavy": ["numpy"]}
+    # A one-shot save leaves its vectors to the next semantic search.
+    assert _heavy_after(km, "save", "more x", "-s", "another y") == {"rc": 0, "heavy": []}

@@ -324,6 +324,12 @@ class Memory:
         return sorted(found.values(), key=lambda s: -s.similarity)
 
     def _similar_by_meaning(self, obs: Observation) -> list[tuple[Observation, float]]:
+        from ..store.search.embedder import loaded
+
+        if not loaded():
+            # A one-shot save does not load numpy, the model and every vector
+            # (0.2-0.6 s) for a hint; a server has them loaded (ADR 0025).
+            return []
         store = self.store
         try:
             store.vectors.sync(store.db)

@@ -140,8 +140,15 @@ class Store:
     # ------------------------------------------------------------- writes
 
     def add_observation(self, obs: Observation, origin: str = "local") -> bool:
-        """Insert one observation; False when it is already here or was purged."""
-        blobs = self._vectors_of([obs])
+        """Insert one observation; False when it is already here or was purged.
+
+        Its vectors are written with it when this process has the model
+        loaded (a server; about 0.1 ms). A one-shot command does not load
+        numpy and the model (~0.2 s) for one memory: the next semantic
+        search embeds it before it answers (VectorIndex.sync)."""
+        from .search.embedder import loaded
+
+        blobs = self._vectors_of([obs]) if loaded() else None
         with self.write() as db:
             return self._insert(db, obs, origin, time.time(), blobs)
 
