@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -431,6 +432,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
+def _lazy(module: str, func: str) -> Callable[[argparse.Namespace], int]:
+    """A handler whose module is imported only when its command runs: those
+    modules pull in zenoh, cryptography, mcp or starlette (fast start)."""
+
+    def handler(args: argparse.Namespace) -> int:
+        result: int = getattr(importlib.import_module(f"{__package__}.{module}"), func)(args)
+        return result
+
+    return handler
+
+
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "init": cmd_init,
     "save": cmd_save,
@@ -441,77 +453,23 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "delete": cmd_delete,
     "gc": cmd_gc,
     "purge": cmd_purge,
-    "status": lambda args: _status().cmd_status(args),
-    "doctor": lambda args: _status().cmd_doctor(args),
+    "status": _lazy("status_commands", "cmd_status"),
+    "doctor": _lazy("status_commands", "cmd_doctor"),
     "export": cmd_export,
     "import": cmd_import,
-    "completion": lambda args: _completion(args),
+    "completion": _lazy("completion", "cmd_completion"),
     "mcp": cmd_mcp,
-    "node": lambda args: _mesh().cmd_node(args),
-    "mesh": lambda args: _mesh().cmd_mesh(args),
-    "team": lambda args: _team(args),
-    "msg": lambda args: _msg(args),
-    "project": lambda args: _project(args),
+    "node": _lazy("mesh_commands", "cmd_node"),
+    "mesh": _lazy("mesh_commands", "cmd_mesh"),
+    "team": _lazy("team_commands", "cmd_team"),
+    "msg": _lazy("msg_commands", "cmd_msg"),
+    "project": _lazy("project_commands", "cmd_project"),
     "tls": cmd_tls,
-    "hooks": lambda args: _hooks().cmd_hooks(args),
-    "hook": lambda args: _hooks().run_from_args(args),
-    "ui": lambda args: _ui(args),
-    "setup": lambda args: _setup(args),
+    "hooks": _lazy("hooks_commands", "cmd_hooks"),
+    "hook": _lazy("hooks_commands", "run_from_args"),
+    "ui": _lazy("ui_commands", "cmd_ui"),
+    "setup": _lazy("setup_commands", "cmd_setup"),
 }
-
-
-def _hooks() -> Any:
-    from . import hooks_commands
-
-    return hooks_commands
-
-
-def _completion(args: argparse.Namespace) -> int:
-    from .completion import cmd_completion
-
-    return cmd_completion(args)
-
-
-def _ui(args: argparse.Namespace) -> int:
-    from .ui_commands import cmd_ui
-
-    return cmd_ui(args)
-
-
-def _setup(args: argparse.Namespace) -> int:
-    from .setup_commands import cmd_setup
-
-    return cmd_setup(args)
-
-
-def _status() -> Any:
-    from . import status_commands
-
-    return status_commands
-
-
-def _project(args: argparse.Namespace) -> int:
-    from .project_commands import cmd_project
-
-    return cmd_project(args)
-
-
-def _msg(args: argparse.Namespace) -> int:
-    from .msg_commands import cmd_msg
-
-    return cmd_msg(args)
-
-
-def _team(args: argparse.Namespace) -> int:
-    from .team_commands import cmd_team
-
-    return cmd_team(args)
-
-
-def _mesh() -> Any:
-    from . import mesh_commands
-
-    return mesh_commands
 
 
 def dispatch(args: argparse.Namespace) -> int:
